@@ -10,7 +10,9 @@ setup_suite() {
 		echo "setup_suite: no binaries in $SV_BIN" >&2
 		return 1
 	fi
-	export SV_CERTS="$BATS_RUN_TMPDIR/certs"
+	if [ -z "${SV_CERTS:-}" ] || [ ! -s "$SV_CERTS/ca.pem" ]; then
+		export SV_CERTS="$BATS_RUN_TMPDIR/certs"
+	fi
 	"$top/scripts/gen-test-certs.sh" "$SV_CERTS" >/dev/null || {
 		echo "setup_suite: gen-test-certs.sh failed" >&2
 		return 1

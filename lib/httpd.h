@@ -1,0 +1,83 @@
+/*
+ * httpd: libmicrohttpd glue for our small HTTP servers (the webhook
+ * receiver, the OAuth redirect listener, health endpoints).
+ *
+ * The server listens on an "ADDR:PORT" spec (port 0: the kernel picks,
+ * and --port-file tells), accumulates each request body up to a cap (413
+ * past it, answered at once), and calls one handler per complete request
+ * from MHD's thread(s). The handler fills a response; httpd sends it.
+ */
+#ifndef SV_HTTPD_H
+#define SV_HTTPD_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct MHD_Connection;
+struct sv_httpd;
+
+struct sv_httpd_opts {
+	const char *listen; /* "127.0.0.1:8081", "[::1]:0" */
+	const char *port_file; /* write the bound address here, or NULL */
+	size_t max_body; /* bytes; 0 means 64 KiB */
+	unsigned conn_limit; /* 0 means 256 */
+	unsigned timeout_s; /* idle connection timeout; 0 means 10 */
+	unsigned threads; /* thread pool size; 0 or 1: one thread */
+	const char *tls_cert; /* PEM file paths for HTTPS, or NULL */
+	const char *tls_key;
+};
+
+struct sv_httpd_req {
+	const char *method;
+	const char *path; /* without the query string */
+	const char *body; /* NUL-terminated copy; len in body_len */
+	size_t body_len;
+	struct MHD_Connection *conn;
+};
+
+#define SV_HTTPD_MAX_HEADERS 6
+
+struct sv_httpd_resp {
+	unsigned status; /* default 200 */
+	const char *content_type; /* static string; default application/json */
+	struct sv_buf body;
+	/* extra headers: static or request-lived strings */
+	const char *hname[SV_HTTPD_MAX_HEADERS];
+	const char *hvalue[SV_HTTPD_MAX_HEADERS];
+};
+
+/* Called once per complete request, from an MHD thread. */
+typedef void sv_httpd_fn(
+    void *arg, const struct sv_httpd_req *rq, struct sv_httpd_resp *rs);
+
+/*
+ * Start serving. Returns the server, or NULL with e set (EX_USAGE for a
+ * bad listen spec, EX_UNAVAILABLE when it cannot bind, EX_NOINPUT for an
+ * unreadable TLS file, EX_SOFTWARE if MHD refuses to start).
+ */
+struct sv_httpd *sv_httpd_start(const struct sv_httpd_opts *o, sv_httpd_fn *fn,
+    void *arg, struct sv_err *e);
+
+/* Stop accepting, finish and close connections, free. NULL is a no-op. */
+void sv_httpd_stop(struct sv_httpd *d);
+
+/* The bound address ("127.0.0.1:8081"), for logs. */
+const char *sv_httpd_addr(const struct sv_httpd *d);
+
+/* A request header (case-insensitive) or query argument, or NULL. */
+const char *sv_httpd_header(const struct sv_httpd_req *rq, const char *name);
+const char *sv_httpd_query(const struct sv_httpd_req *rq, const char *key);
+
+/* Add a response header (name and value must outlive the handler). */
+void sv_httpd_resp_header(
+    struct sv_httpd_resp *rs, const char *name, const char *value);
+
+/* Set status and a plain-text or JSON body in one call. */
+void sv_httpd_resp_text(
+    struct sv_httpd_resp *rs, unsigned status, const char *text);
+void sv_httpd_resp_json(
+    struct sv_httpd_resp *rs, unsigned status, const char *json);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * net: listening sockets from "ADDR:PORT" specs, the --port-file that
+ * tells tests which port the kernel picked for :0, and fd helpers.
+ */
+#ifndef SV_NET_H
+#define SV_NET_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/*
+ * Split "127.0.0.1:8080", "[::1]:0", "localhost:80" or ":8080" (all
+ * addresses) into host (empty for "all") and port. EX_USAGE on a bad
+ * spec. Returns 0 or -1.
+ */
+int sv_net_split_hostport(const char *spec, char *host, size_t hostlen,
+    char *port, size_t portlen, struct sv_err *e);
+
+/*
+ * A listening TCP socket (SO_REUSEADDR, close-on-exec, backlog 512) on
+ * spec; port 0 lets the kernel choose. IPv6 sockets are v6-only unless
+ * the host is empty. Returns the fd, or -1 with e set (EX_USAGE for a bad
+ * spec, EX_UNAVAILABLE when the address cannot be bound).
+ */
+int sv_net_listen(const char *spec, struct sv_err *e);
+
+/*
+ * The bound address of a socket as "HOST:PORT" ("[::1]:PORT" for IPv6),
+ * and its port. Returns the port, or -1.
+ */
+int sv_net_local_addr(int fd, char *out, size_t outlen);
+
+/*
+ * Write the bound address of fd to path (atomically: temp file and
+ * rename), so a test waiting for the file reads it whole. 0 or -1.
+ */
+int sv_net_write_port_file(const char *path, int fd, struct sv_err *e);
+
+/* O_NONBLOCK on or off. 0 or -1. */
+int sv_net_set_nonblock(int fd, int on);
+
+#endif
