@@ -70,7 +70,7 @@ usage(FILE *f)
 	    "                           when an app token can be had, else user)\n"
 	    "  -b, --broadcaster WHO    the channel, by login or user id\n"
 	    "      --callback URL       webhook: the HTTPS callback\n"
-	    "      --condition K=V      set a condition field (repeatable)\n"
+	    "      --condition K=V      set a condition field, K= removes it (repeatable)\n"
 	    "      --conduit ID         conduit: the conduit id\n"
 	    "      --secret-file F      webhook: the secret (else TWITCH_EVENTSUB_SECRET)\n"
 	    "      --session ID         websocket: the session id from session_welcome\n"
@@ -169,9 +169,9 @@ check_create(struct opts *o)
 	for (i = 0; i < o->ncond; i++) {
 		const char *eq = strchr(o->cond[i], '=');
 
-		if (eq == NULL || eq == o->cond[i] || eq[1] == '\0')
+		if (eq == NULL || eq == o->cond[i])
 			exit(sv_cli_usage_error(
-			    "--condition: expected KEY=VALUE, got '%s'",
+			    "--condition: expected KEY=VALUE (or KEY= to remove), got '%s'",
 			    o->cond[i]));
 	}
 }
@@ -379,6 +379,10 @@ make_condition(const struct opts *o, struct sv_helix *hx, struct sv_token *tk,
 		kl = (size_t)(eq - o->cond[i]);
 		(void)snprintf(key, sizeof(key), "%.*s", (int)kl, o->cond[i]);
 		val = eq + 1;
+		if (*val == '\0') {
+			json_object_del(c, key);
+			continue;
+		}
 		if (kl >= 7 && strcmp(key + kl - 7, "user_id") == 0 &&
 		    strspn(val, "0123456789") != strlen(val)) {
 			if (user_id(hx, val, id, sizeof(id), e) < 0) {
