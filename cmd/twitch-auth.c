@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@
 #include "types.h"
 
 #define DEFAULT_PORT 3000
-#define BROWSER_WAIT_MS (10 * 60 * 1000L)
+#define BROWSER_WAIT_MS 600000L /* ten minutes */
 #define POLL_NET_RETRIES 3
 
 extern char **environ;
@@ -530,21 +529,26 @@ static pid_t
 open_browser(const char *url)
 {
 	posix_spawn_file_actions_t fa;
-	char *argv[] = { (char *)(uintptr_t) "xdg-open", (char *)(uintptr_t)url,
-		NULL };
+	char prog[] = "xdg-open", *argv[3];
 	pid_t pid = -1;
 
 	if (getenv("DISPLAY") == NULL && getenv("WAYLAND_DISPLAY") == NULL)
+		return -1;
+	argv[0] = prog;
+	argv[1] = strdup(url);
+	argv[2] = NULL;
+	if (argv[1] == NULL)
 		return -1;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ) != 0) {
+	if (posix_spawnp(&pid, prog, &fa, NULL, argv, environ) != 0) {
 		sv_log_info("cannot run xdg-open; open the URL yourself");
 		pid = -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
+	free(argv[1]);
 	return pid;
 }
 

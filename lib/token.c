@@ -12,8 +12,10 @@
 #define VALIDATE_EVERY_MS (3600 * 1000LL)
 /* After a validation that could not reach the id server. */
 #define VALIDATE_RETRY_MS (300 * 1000LL)
+/* After an early refresh that could not reach the id server. */
+#define RENEW_RETRY_MS (30 * 1000LL)
 /* Refresh this long before expiry at most (a quarter of short lives). */
-#define REFRESH_AHEAD_S 300
+#define REFRESH_AHEAD_S 300LL
 
 struct slot {
 	bool loaded;
@@ -21,6 +23,7 @@ struct slot {
 	bool rejected; /* Twitch answered 401 to rec.access_token */
 	bool validated_once;
 	long long next_check_ms; /* monotonic; 0: validate now */
+	long long renew_after_ms; /* monotonic; after a failed early refresh */
 	struct sv_token_rec rec;
 };
 
@@ -286,6 +289,7 @@ adopt(struct sv_token *t, enum sv_token_kind kind, struct sv_token_rec *r,
 	s->loaded = true;
 	s->from_env = false;
 	s->rejected = false;
+	s->renew_after_ms = 0;
 	if (fresh) {
 		/* Just issued by Twitch: as good as validated. */
 		s->validated_once = true;
@@ -569,8 +573,24 @@ sv_token_get(struct sv_token *t, enum sv_token_kind kind, const char **token,
 		*token = s->rec.access_token;
 		return 0;
 	}
-	if ((s->rejected || expiring(&s->rec)) && renew(t, kind, e) < 0)
-		return -1;
+	if (s->rejected ||
+	    (expiring(&s->rec) &&
+	        (mono_ms() >= s->renew_after_ms ||
+	            s->rec.expires_at <= wall_s()))) {
+		if (renew(t, kind, e) < 0) {
+			/* A refresh ahead of expiry that found no id server:
+			 * the token still works, so a running tool goes on
+			 * and tries again a little later. */
+			if (s->rejected || s->rec.expires_at <= wall_s() ||
+			    (e->ex != EX_UNAVAILABLE && e->ex != EX_TEMPFAIL))
+				return -1;
+			sv_log_warn(
+			    "cannot renew the %s yet (%s); trying again in %lld s",
+			    kind_name[kind], e->msg, RENEW_RETRY_MS / 1000);
+			s->renew_after_ms = mono_ms() + RENEW_RETRY_MS;
+			sv_err_clear(e);
+		}
+	}
 	if (mono_ms() >= s->next_check_ms &&
 	    validate_slot(t, kind, NULL, e) < 0) {
 		if (e->ex == EX_NOPERM) {
@@ -613,6 +633,8 @@ sv_token_due_ms(const struct sv_token *t, enum sv_token_kind kind)
 		    4 * REFRESH_AHEAD_S;
 		ahead = life / 4 < REFRESH_AHEAD_S ? life / 4 : REFRESH_AHEAD_S;
 		refresh_at = (s->rec.expires_at - ahead - wall_s()) * 1000;
+		if (s->renew_after_ms - now > refresh_at)
+			refresh_at = s->renew_after_ms - now;
 		if (refresh_at < due)
 			due = refresh_at;
 	}

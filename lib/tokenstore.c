@@ -15,7 +15,7 @@
 #include "tokenstore.h"
 
 #define STORE_VERSION 1
-#define STORE_MAX (1024 * 1024)
+#define STORE_MAX ((size_t)1024 * 1024)
 #define LOCK_WAIT_MS 30000
 
 struct sv_tokenstore {

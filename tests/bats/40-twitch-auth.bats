@@ -88,9 +88,15 @@ wait_status() {
 
 @test "login --browser: authorization code flow through the local redirect listener" {
 	start_fake_twitch
-	start_bg login twitch-auth login --browser --port 0 --no-open --scopes bits:read
+	# a display and an xdg-open that notes what it was asked to open
+	mkdir -p "$BATS_TEST_TMPDIR/xbin"
+	printf '#!/bin/sh\nprintf "%%s\\n" "$1" >"%s/opened"\n' "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/xbin/xdg-open"
+	chmod +x "$BATS_TEST_TMPDIR/xbin/xdg-open"
+	PATH="$BATS_TEST_TMPDIR/xbin:$PATH" DISPLAY=:99 start_bg login twitch-auth login --browser --port 0 --scopes bits:read
 	wait_until 10 grep -q '/oauth2/authorize?' "$BATS_TEST_TMPDIR/login.err"
 	url=$(grep -o 'http://[^ ]*/oauth2/authorize?[^ ]*' "$BATS_TEST_TMPDIR/login.err")
+	wait_file "$BATS_TEST_TMPDIR/opened"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/opened")" "$url"
 	[[ "$url" == *"response_type=code"* && "$url" == *"client_id=$TWITCH_CLIENT_ID"* &&
 		"$url" == *"scope=bits%3Aread"* && "$url" == *"redirect_uri=http%3A%2F%2Flocalhost%3A"* ]] ||
 		fail "authorize URL: $url"
@@ -110,7 +116,10 @@ wait_status() {
 
 @test "login --browser: a redirect with a wrong state is refused (77), its code never used" {
 	start_fake_twitch
-	start_bg login twitch-auth login --browser --port 0 --no-open
+	mkdir -p "$BATS_TEST_TMPDIR/xbin"
+	printf '#!/bin/sh\ntouch "%s/opened"\n' "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/xbin/xdg-open"
+	chmod +x "$BATS_TEST_TMPDIR/xbin/xdg-open"
+	PATH="$BATS_TEST_TMPDIR/xbin:$PATH" DISPLAY=:99 start_bg login twitch-auth login --browser --port 0 --no-open
 	wait_until 10 grep -q 'redirect URL must be' "$BATS_TEST_TMPDIR/login.err"
 	port=$(grep -o 'must be http://localhost:[0-9]*' "$BATS_TEST_TMPDIR/login.err" | grep -o '[0-9]*$')
 	# other requests (a favicon) do not end the login
@@ -125,6 +134,7 @@ wait_status() {
 	run -0 fake_requests '[.[] | select(.path == "/oauth2/token")] | length'
 	assert_equal "$output" 0
 	[ ! -e "$STORE" ]
+	[ ! -e "$BATS_TEST_TMPDIR/opened" ] || fail "xdg-open ran despite --no-open"
 }
 
 @test "login --browser needs the client secret (78); a denial is 77" {
@@ -193,6 +203,20 @@ wait_status() {
 	[ -z "$(find "$SERVITOR_HOME" -name '.tokens.json.*')" ] || fail "temp file left"
 	# the stored refresh token is the live one
 	fake_ctl /_fake/state | jq -e --arg r "$(store_get .user.refresh_token)" '.refresh_tokens | index($r)'
+}
+
+@test "a refresh ahead of expiry that cannot reach Twitch keeps the token that still works" {
+	start_fake_twitch
+	tok=$(seed_user glowcaster 60)
+	fake_ctl /_fake/fail '{"path":"/oauth2/token","status":503,"count":1}'
+	run -0 --separate-stderr timeout 10 twitch-auth token
+	assert_equal "$output" "$(jq -r .access_token <<<"$tok")"
+	[[ "$stderr" == *"cannot renew the user token yet"*"503"* ]] || fail "$stderr"
+	# once it has expired, there is no going on without a refresh
+	seed_user glowcaster -5 >/dev/null
+	fake_ctl /_fake/fail '{"path":"/oauth2/token","status":503,"count":1}'
+	run -69 --separate-stderr timeout 10 twitch-auth token
+	assert_equal "$output" ""
 }
 
 @test "a refused refresh (invalid_grant) is exit 77 with a login hint" {
