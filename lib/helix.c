@@ -138,22 +138,18 @@ sv_helix_error_text(
 int
 sv_helix_status_ex(long status)
 {
-	if (status >= 200 && status < 300)
-		return 0;
-	if (status == 401 || status == 403)
-		return EX_NOPERM;
-	if (status == 429)
-		return EX_TEMPFAIL;
-	if (status >= 500)
-		return EX_UNAVAILABLE;
-	if (status >= 400)
+	int ex = sv_http_status_ex(status);
+
+	/* A 4xx from Helix refuses what we asked for (unknown id, bad
+	 * condition, duplicate), not the protocol. */
+	if (ex == EX_PROTOCOL && status >= 400 && status < 500)
 		return EX_DATAERR;
-	return EX_PROTOCOL;
+	return ex;
 }
 
 /* Sleep until the rate-limit bucket is full again, when it was empty. */
 static int
-rate_wait(struct sv_helix *h, long long until_ms, struct sv_err *e)
+rate_wait(long long until_ms, struct sv_err *e)
 {
 	long long ms = until_ms - wall_ms();
 
@@ -166,7 +162,6 @@ rate_wait(struct sv_helix *h, long long until_ms, struct sv_err *e)
 	if (sv_cli_sleep_ms((long)ms) < 0)
 		return sv_err_set(e, EX_TEMPFAIL,
 		    "stopped while waiting for the Helix rate limit");
-	(void)h;
 	return 0;
 }
 
@@ -244,7 +239,7 @@ sv_helix_call(struct sv_helix *h, const char *method, const char *path,
 		goto out;
 	}
 	for (;;) {
-		if (rate_wait(h, h->reset_ms, e) < 0 ||
+		if (rate_wait(h->reset_ms, e) < 0 ||
 		    sv_token_get(h->tk, h->kind, &tok, e) < 0)
 			goto out;
 		client = sv_token_client_id(h->tk);
@@ -295,7 +290,7 @@ sv_helix_call(struct sv_helix *h, const char *method, const char *path,
 			sv_log_warn(
 			    "Helix %s %s: rate limited (429); waiting for Ratelimit-Reset",
 			    method, path);
-			if (rate_wait(h, until, e) < 0)
+			if (rate_wait(until, e) < 0)
 				goto out;
 			continue;
 		}

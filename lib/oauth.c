@@ -6,25 +6,17 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "cli.h"
 #include "log.h"
 #include "oauth.h"
 
 #define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
 
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 void
 sv_oauth_grant_fini(struct sv_oauth_grant *g)
 {
-	wipe_free(g->access_token);
-	wipe_free(g->refresh_token);
+	sv_cli_secret_free(g->access_token);
+	sv_cli_secret_free(g->refresh_token);
 	free(g->scopes);
 	memset(g, 0, sizeof(*g));
 }
@@ -42,7 +34,7 @@ sv_oauth_valid_fini(struct sv_oauth_valid *v)
 void
 sv_oauth_device_fini(struct sv_oauth_device *d)
 {
-	wipe_free(d->device_code);
+	sv_cli_secret_free(d->device_code);
 	free(d->user_code);
 	free(d->verification_uri);
 	memset(d, 0, sizeof(*d));

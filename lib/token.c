@@ -57,21 +57,12 @@ wall_s(void)
 	return (long long)time(NULL);
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
-}
-
 void
 sv_token_rec_fini(struct sv_token_rec *r)
 {
 	free(r->client_id);
-	wipe_free(r->access_token);
-	wipe_free(r->refresh_token);
+	sv_cli_secret_free(r->access_token);
+	sv_cli_secret_free(r->refresh_token);
 	free(r->scopes);
 	free(r->login);
 	free(r->user_id);
@@ -149,7 +140,7 @@ sv_token_free(struct sv_token *t)
 		return;
 	for (k = 0; k < 2; k++) {
 		sv_token_rec_fini(&t->slot[k].rec);
-		wipe_free(t->env_token[k]);
+		sv_cli_secret_free(t->env_token[k]);
 	}
 	sv_tokenstore_free(t->store);
 	sv_http_free(t->http);
@@ -692,7 +683,7 @@ sv_token_save(struct sv_token *t, enum sv_token_kind kind,
 		return -1;
 	if (kind == SV_TOKEN_APP) {
 		/* Nothing to refresh an app token with (6.5). */
-		wipe_free(r.refresh_token);
+		sv_cli_secret_free(r.refresh_token);
 		r.refresh_token = NULL;
 	}
 	if (sv_tokenstore_lock(st, e) < 0) {

@@ -123,6 +123,15 @@ last_request() {
 	[[ "$stderr" == *"429 Too Many Requests"* ]] || fail "$stderr"
 }
 
+@test "an answer that empties the rate-limit bucket makes the next call wait for the reset" {
+	fake_ctl /_fake/fail '{"path":"/helix/users","status":200,"reset_in":1,
+	    "body":{"data":[{"id":"512345678","login":"glowcaster","display_name":"GlowCaster"}]}}'
+	run -0 --separate-stderr timeout 15 twitch-eventsub create -t cheer -b glowcaster --session s1
+	reset=$(fake_ctl /_fake/state | jq '.failures[0].resets[0]')
+	run -0 fake_requests '[.[] | select(.path == "/helix/eventsub/subscriptions") | .time]'
+	jq -e --argjson r "$reset" 'length == 1 and .[0] >= $r' <<<"$output"
+}
+
 @test "a 401 from Helix refreshes the token and retries once" {
 	fake_ctl /_fake/fail '{"path":"/helix/users","status":401,"count":1,"message":"Invalid OAuth token"}'
 	run -0 --separate-stderr timeout 10 twitch-eventsub create -t cheer -b glowcaster --session s1

@@ -47,9 +47,10 @@ Control interface, JSON over HTTP on the same port(s), under /_fake/:
     POST /_fake/fail            inject answers: {"path":"/helix/users",
                                  "method":"GET","status":429,"count":1,
                                  "reset_in":1,"body":{..},"headers":{..}}
-                                (429 bodies and Ratelimit headers are filled
-                                in; other statuses get a Helix or id error
-                                body unless "body" is given)
+                                (429s, and answers with "reset_in", get
+                                Ratelimit-Remaining 0 and Ratelimit-Reset
+                                now+reset_in; error statuses get a Helix or
+                                id error body unless "body" is given)
     POST /_fake/config          change settings at run time: access_ttl,
                                 page_size, device_interval, device_expires,
                                 approve_after, slow_down [poll numbers],
@@ -313,7 +314,7 @@ class Handler(BaseHTTPRequestHandler):
             f["count"] -= 1
             status = f["status"]
             hdrs = dict(f.get("headers") or {})
-            if status == 429:
+            if status == 429 or "reset_in" in f:
                 reset = int(time.time()) + int(f.get("reset_in", 1))
                 hdrs.setdefault("Ratelimit-Limit", "800")
                 hdrs.setdefault("Ratelimit-Remaining", "0")
