@@ -33,7 +33,6 @@
 
 #define DEFAULT_PORT 3000
 #define BROWSER_WAIT_MS 600000L /* ten minutes */
-#define POLL_NET_RETRIES 3
 
 extern char **environ;
 
@@ -400,11 +399,8 @@ login_device(struct sv_token *tk, const struct opts *o)
 	const struct sv_oauth *oa = sv_token_oauth(tk);
 	struct sv_oauth_device d;
 	struct sv_oauth_grant g;
-	enum sv_oauth_poll res;
-	struct timespec start, now;
 	struct sv_err e;
-	long interval, elapsed_ms;
-	int net_errors = 0, rc;
+	int rc;
 
 	if (sv_oauth_device_start(oa, o->scopes, &d, &e) < 0)
 		return fail(&e);
@@ -413,51 +409,10 @@ login_device(struct sv_token *tk, const struct opts *o)
 	    "and enter the code %s (it expires in %ld minutes).\n"
 	    "Waiting for the authorization...\n",
 	    d.verification_uri, d.user_code, (d.expires_in + 59) / 60);
-	interval = d.interval;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	memset(&g, 0, sizeof(g));
-	for (;;) {
-		if (sv_cli_sleep_ms(interval * 1000) < 0) {
-			sv_log_error("interrupted: not logged in");
-			rc = EX_TEMPFAIL;
-			goto out;
-		}
-		res = sv_oauth_device_poll(oa, &d, o->scopes, &g, &e);
-		if (res == SV_OAUTH_GRANTED)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed_ms = (now.tv_sec - start.tv_sec) * 1000L +
-		    (now.tv_nsec - start.tv_nsec) / 1000000L;
-		if (res == SV_OAUTH_PENDING) {
-			net_errors = 0;
-		} else if (res == SV_OAUTH_SLOW_DOWN) {
-			/* RFC 8628 3.5: five more seconds, from now on. */
-			interval += 5;
-			sv_log_info("slow_down: polling every %ld s", interval);
-		} else if (elapsed_ms >= d.expires_in * 1000L) {
-			/* "invalid device code" after the code's lifetime:
-			 * it expired rather than being denied. */
-			break;
-		} else if ((e.ex == EX_UNAVAILABLE || e.ex == EX_TEMPFAIL) &&
-		    ++net_errors <= POLL_NET_RETRIES) {
-			sv_log_warn("%s; trying again", e.msg);
-		} else {
-			rc = fail(&e);
-			goto out;
-		}
-		if (elapsed_ms + interval * 1000L > d.expires_in * 1000L) {
-			res = SV_OAUTH_FAILED;
-			break;
-		}
-	}
-	if (res != SV_OAUTH_GRANTED) {
-		sv_log_error(
-		    "the code expired before it was authorized: run 'twitch-auth login' again");
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
-	rc = store_grant(tk, SV_TOKEN_USER, &g);
-out:
+	if (sv_oauth_device_wait(oa, &d, o->scopes, &g, &e) < 0)
+		rc = fail(&e);
+	else
+		rc = store_grant(tk, SV_TOKEN_USER, &g);
 	sv_oauth_grant_fini(&g);
 	sv_oauth_device_fini(&d);
 	return rc;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -423,6 +424,59 @@ out:
 	sv_buf_wipe(&form);
 	sv_http_resp_fini(&rs);
 	return res;
+}
+
+static long
+elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - start->tv_sec) * 1000L +
+	    (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+int
+sv_oauth_device_wait(const struct sv_oauth *o, const struct sv_oauth_device *d,
+    const char *scopes, struct sv_oauth_grant *g, struct sv_err *e)
+{
+	enum sv_oauth_poll res;
+	struct timespec start;
+	long interval = d->interval > 0 ? d->interval : 5;
+	long life_ms = d->expires_in * 1000L, t;
+	int net_errors = 0;
+
+	memset(g, 0, sizeof(*g));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (sv_cli_sleep_ms(interval * 1000L) < 0)
+			return sv_err_set(
+			    e, EX_TEMPFAIL, "interrupted: not logged in");
+		res = sv_oauth_device_poll(o, d, scopes, g, e);
+		if (res == SV_OAUTH_GRANTED)
+			return 0;
+		t = elapsed_ms(&start);
+		if (res == SV_OAUTH_PENDING) {
+			net_errors = 0;
+		} else if (res == SV_OAUTH_SLOW_DOWN) {
+			/* RFC 8628 3.5: five more seconds, from now on. */
+			interval += 5;
+			sv_log_info("slow_down: polling every %ld s", interval);
+		} else if (t >= life_ms) {
+			/* "invalid device code" after the code's lifetime:
+			 * it expired rather than being denied. */
+			break;
+		} else if ((e->ex == EX_UNAVAILABLE || e->ex == EX_TEMPFAIL) &&
+		    ++net_errors <= 3) {
+			sv_log_warn("%s; trying again", e->msg);
+		} else {
+			return -1;
+		}
+		if (t + interval * 1000L > life_ms)
+			break;
+	}
+	return sv_err_set(e, EX_TEMPFAIL,
+	    "the code expired before it was authorized: run 'twitch-auth login' again");
 }
 
 int

@@ -89,6 +89,18 @@ enum sv_oauth_poll sv_oauth_device_poll(const struct sv_oauth *o,
     struct sv_oauth_grant *g, struct sv_err *e);
 
 /*
+ * Poll for a device code until the user acts: every d->interval seconds,
+ * five more after each slow_down, at most d->expires_in seconds in all,
+ * retrying three transport failures in a row. Sleeps through
+ * sv_cli_sleep_ms(), so SIGINT/SIGTERM end the wait. Returns 0 with *g
+ * filled, or -1: EX_NOPERM denied or refused, EX_TEMPFAIL expired
+ * ("run login again") or interrupted, or what the id server gave.
+ */
+int sv_oauth_device_wait(const struct sv_oauth *o,
+    const struct sv_oauth_device *d, const char *scopes,
+    struct sv_oauth_grant *g, struct sv_err *e);
+
+/*
  * The authorize URL of the authorization code grant (section 6.2),
  * appended to out. 0, or -1 when out of memory.
  */

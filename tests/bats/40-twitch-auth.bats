@@ -68,6 +68,16 @@ wait_status() {
 	[ ! -e "$STORE" ] || fail "a store was written"
 }
 
+@test "login: SIGTERM while waiting for the user is exit 75, nothing stored" {
+	start_fake_twitch --device-interval 1
+	start_bg login twitch-auth login
+	wait_until 10 grep -q 'enter the code' "$BATS_TEST_TMPDIR/login.err"
+	stop_bg login TERM
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/login.status")" 75
+	grep -q 'interrupted: not logged in' "$BATS_TEST_TMPDIR/login.err"
+	[ ! -e "$STORE" ]
+}
+
 @test "login: a device code that expires unapproved is exit 75" {
 	start_fake_twitch --device-interval 1 --device-expires 2
 	run -75 --separate-stderr timeout 15 twitch-auth login
