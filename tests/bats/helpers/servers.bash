@@ -58,7 +58,9 @@ stop_bg() {
 }
 
 # wait_bg NAME [SECONDS]: wait for NAME to exit by itself; its status is
-# returned and left in NAME.status. A timeout kills it and returns 124.
+# left in NAME.status and returned (so under errexit call it as
+# `wait_bg NAME || true` and read NAME.status, or `run -N wait_bg NAME`).
+# A timeout kills it and returns 124.
 wait_bg() {
 	local name=$1 secs=${2:-10} pid status
 	pid=$(bg_pid "$name")
@@ -66,8 +68,8 @@ wait_bg() {
 		stop_bg "$name" KILL
 		return 124
 	fi
-	wait "$pid" 2>/dev/null
-	status=$?
+	status=0
+	wait "$pid" 2>/dev/null || status=$?
 	echo "$status" >"$BATS_TEST_TMPDIR/$name.status"
 	rm -f "$BATS_TEST_TMPDIR/$name.pid"
 	return "$status"
