@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -20,6 +22,8 @@ struct sv_httpd {
 	sv_httpd_fn *fn;
 	void *arg;
 	size_t max_body;
+	long timeout_ms;
+	atomic_ulong too_large, too_slow;
 	char addr[80];
 	char *cert, *key;
 };
@@ -28,7 +32,17 @@ struct sv_httpd {
 struct pending {
 	struct sv_buf body;
 	int too_large;
+	long start_ms; /* when the headers were complete */
 };
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static char *
 slurp(const char *path, struct sv_err *e)
@@ -109,6 +123,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (p == NULL)
 			return MHD_NO;
 		sv_buf_init(&p->body);
+		p->start_ms = now_ms();
 		*con_cls = p;
 		cl = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -116,6 +131,20 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			p->too_large = 1;
 		if (!p->too_large)
 			return MHD_YES; /* called again with the body */
+	}
+	memset(&rs, 0, sizeof(rs));
+	sv_buf_init(&rs.body);
+	if (*upload_size > 0 && !p->too_large &&
+	    now_ms() - p->start_ms > d->timeout_ms) {
+		/* MHD's timeout is for idle connections; a client that
+		 * drips its body a byte at a time gets a whole-request
+		 * deadline of the same length. */
+		*upload_size = 0;
+		atomic_fetch_add(&d->too_slow, 1);
+		sv_httpd_resp_text(
+		    &rs, MHD_HTTP_REQUEST_TIMEOUT, "request body too slow\n");
+		sv_httpd_resp_header(&rs, MHD_HTTP_HEADER_CONNECTION, "close");
+		goto send;
 	}
 	if (*upload_size > 0 && !p->too_large) {
 		if (p->body.len + *upload_size > d->max_body ||
@@ -126,9 +155,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_YES;
 		}
 	}
-	memset(&rs, 0, sizeof(rs));
-	sv_buf_init(&rs.body);
 	if (p->too_large) {
+		atomic_fetch_add(&d->too_large, 1);
 		/* Answer at once; MHD closes the connection after it, so a
 		 * hostile client cannot make us read an endless body. */
 		*upload_size = 0;
@@ -143,6 +171,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq.conn = c;
 		d->fn(d->arg, &rq, &rs);
 	}
+send:
 	ret = send_resp(c, &rs);
 	sv_buf_fini(&rs.body);
 	return ret;
@@ -180,6 +209,7 @@ sv_httpd_start(
 	d->fn = fn;
 	d->arg = arg;
 	d->max_body = o->max_body != 0 ? o->max_body : 64 * 1024;
+	d->timeout_ms = 1000L * (o->timeout_s != 0 ? o->timeout_s : 10);
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		sv_err_set(
 		    e, EX_USAGE, "TLS needs both a certificate and a key");
@@ -246,6 +276,18 @@ const char *
 sv_httpd_addr(const struct sv_httpd *d)
 {
 	return d->addr;
+}
+
+unsigned long
+sv_httpd_count_too_large(const struct sv_httpd *d)
+{
+	return atomic_load(&d->too_large);
+}
+
+unsigned long
+sv_httpd_count_too_slow(const struct sv_httpd *d)
+{
+	return atomic_load(&d->too_slow);
 }
 
 const char *
