@@ -24,6 +24,7 @@ struct sv_httpd {
 	size_t max_body;
 	long timeout_ms;
 	atomic_ulong too_large, too_slow;
+	atomic_uint active; /* requests between headers and completion */
 	char addr[80];
 	char *cert, *key;
 };
@@ -125,6 +126,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		sv_buf_init(&p->body);
 		p->start_ms = now_ms();
 		*con_cls = p;
+		atomic_fetch_add(&d->active, 1);
 		cl = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > d->max_body)
@@ -132,29 +134,34 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (!p->too_large)
 			return MHD_YES; /* called again with the body */
 	}
-	memset(&rs, 0, sizeof(rs));
-	sv_buf_init(&rs.body);
-	if (*upload_size > 0 && !p->too_large &&
-	    now_ms() - p->start_ms > d->timeout_ms) {
-		/* MHD's timeout is for idle connections; a client that
-		 * drips its body a byte at a time gets a whole-request
-		 * deadline of the same length. */
-		*upload_size = 0;
-		atomic_fetch_add(&d->too_slow, 1);
-		sv_httpd_resp_text(
-		    &rs, MHD_HTTP_REQUEST_TIMEOUT, "request body too slow\n");
-		sv_httpd_resp_header(&rs, MHD_HTTP_HEADER_CONNECTION, "close");
-		goto send;
-	}
-	if (*upload_size > 0 && !p->too_large) {
-		if (p->body.len + *upload_size > d->max_body ||
-		    sv_buf_append(&p->body, upload_data, *upload_size) < 0)
-			p->too_large = 1;
-		else {
+	if (*upload_size > 0) {
+		if (now_ms() - p->start_ms > d->timeout_ms) {
+			/* MHD's timeout is for idle connections; a client
+			 * that drips its body a byte at a time meets this
+			 * whole-request deadline of the same length. MHD
+			 * 0.9.75 cannot answer in the middle of a body, so
+			 * the connection is closed without a 408. */
+			atomic_fetch_add(&d->too_slow, 1);
+			sv_log_debug("httpd: request body too slow, closed");
+			return MHD_NO;
+		}
+		if (!p->too_large &&
+		    p->body.len + *upload_size <= d->max_body &&
+		    sv_buf_append(&p->body, upload_data, *upload_size) == 0) {
 			*upload_size = 0;
 			return MHD_YES;
 		}
+		/* Over the cap without a Content-Length (chunked): drop
+		 * what comes, within the deadline, and answer 413 at the
+		 * end (0.9.75 cannot answer earlier). */
+		if (!p->too_large)
+			sv_buf_fini(&p->body);
+		p->too_large = 1;
+		*upload_size = 0;
+		return MHD_YES;
 	}
+	memset(&rs, 0, sizeof(rs));
+	sv_buf_init(&rs.body);
 	if (p->too_large) {
 		atomic_fetch_add(&d->too_large, 1);
 		/* Answer at once; MHD closes the connection after it, so a
@@ -171,7 +178,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq.conn = c;
 		d->fn(d->arg, &rq, &rs);
 	}
-send:
 	ret = send_resp(c, &rs);
 	sv_buf_fini(&rs.body);
 	return ret;
@@ -181,9 +187,9 @@ static void
 on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode why)
 {
+	struct sv_httpd *d = cls;
 	struct pending *p = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)why;
 	if (p == NULL)
@@ -191,6 +197,7 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	sv_buf_fini(&p->body);
 	free(p);
 	*con_cls = NULL;
+	atomic_fetch_sub(&d->active, 1);
 }
 
 struct sv_httpd *
@@ -198,7 +205,9 @@ sv_httpd_start(
     const struct sv_httpd_opts *o, sv_httpd_fn *fn, void *arg, struct sv_err *e)
 {
 	struct sv_httpd *d;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* ITC lets sv_httpd_stop() quiesce the listening socket. */
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	int fd;
 
 	d = calloc(1, sizeof(*d));
@@ -260,10 +269,24 @@ fail:
 void
 sv_httpd_stop(struct sv_httpd *d)
 {
+	struct timespec pause = { 0, 5 * 1000000L };
+	long deadline;
+	int fd;
+
 	if (d == NULL)
 		return;
-	if (d->mhd != NULL)
+	if (d->mhd != NULL) {
+		/* Accept nothing new, and let requests whose handler ran
+		 * send their answer: MHD_stop_daemon() alone would cut a
+		 * queued 2xx, and the client would send the message again. */
+		fd = MHD_quiesce_daemon(d->mhd);
+		if (fd >= 0)
+			close(fd);
+		deadline = now_ms() + d->timeout_ms;
+		while (atomic_load(&d->active) > 0 && now_ms() < deadline)
+			nanosleep(&pause, NULL);
 		MHD_stop_daemon(d->mhd);
+	}
 	if (d->key != NULL) {
 		explicit_bzero(d->key, strlen(d->key));
 		free(d->key);

@@ -4,7 +4,7 @@
  *
  * The server listens on an "ADDR:PORT" spec (port 0: the kernel picks,
  * and --port-file tells), accumulates each request body up to a cap (413
- * past it, answered at once) and a deadline (408), and calls one handler per
+ * past it) and a deadline (closed past it), and calls one handler per
  * complete request from MHD's thread(s). The handler fills a response; httpd
  * sends it.
  */
@@ -62,15 +62,19 @@ typedef void sv_httpd_fn(
 struct sv_httpd *sv_httpd_start(const struct sv_httpd_opts *o, sv_httpd_fn *fn,
     void *arg, struct sv_err *e);
 
-/* Stop accepting, finish and close connections, free. NULL is a no-op. */
+/*
+ * Stop accepting, wait (up to timeout_s) for requests in progress to be
+ * answered, close every connection, free. NULL is a no-op.
+ */
 void sv_httpd_stop(struct sv_httpd *d);
 
 /* The bound address ("127.0.0.1:8081"), for logs. */
 const char *sv_httpd_addr(const struct sv_httpd *d);
 
 /*
- * Requests answered by httpd itself, for health counters: 413 (body over
- * max_body) and 408 (body not complete within timeout_s). Thread-safe.
+ * Requests refused by httpd itself, for health counters: 413 (body over
+ * max_body) and closed (body not complete within timeout_s; libmicrohttpd
+ * 0.9.75 cannot answer before the body is complete). Thread-safe.
  */
 unsigned long sv_httpd_count_too_large(const struct sv_httpd *d);
 unsigned long sv_httpd_count_too_slow(const struct sv_httpd *d);
