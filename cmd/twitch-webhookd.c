@@ -306,9 +306,10 @@ enqueue(struct server *s, const char *id, struct line *lines, size_t bytes,
 		goto out;
 	}
 	/* The id is remembered only once accepted: a 503 must not make the
-	 * retry look like a duplicate. */
+	 * retry look like a duplicate. Once stopping (SIGTERM while stdout
+	 * may be blocked) nothing new is accepted either. */
 	if ((s->queued > 0 && s->queued_bytes + bytes > o->max_queue) ||
-	    (o->count != 0 && s->accepted >= o->count)) {
+	    (o->count != 0 && s->accepted >= o->count) || sv_cli_stopping()) {
 		s->busy++;
 		lines_free(lines);
 		status = 503;
@@ -445,8 +446,8 @@ on_healthz(struct server *s, struct sv_httpd_resp *rs)
 	}
 	j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{"
 	              "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-	    "status", "ok", "received", (json_int_t)(s->received + large),
-	    "verified",
+	    "status", sv_cli_stopping() ? "stopping" : "ok", "received",
+	    (json_int_t)(s->received + large), "verified",
 	    (json_int_t)(s->received - v[SV_TWITCH_NO_HEADERS] -
 	        v[SV_TWITCH_BAD_SIGNATURE]),
 	    "notifications", (json_int_t)v[SV_TWITCH_NOTIFICATION],
