@@ -244,6 +244,8 @@ sv_httpd_start(
 	    (unsigned)(o->conn_limit != 0 ? o->conn_limit : 256),
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)(o->timeout_s != 0 ? o->timeout_s : 10),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(o->conn_memory != 0 ? o->conn_memory : 32 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, d, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, d, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)(o->threads > 1 ? o->threads : 0),

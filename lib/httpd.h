@@ -27,6 +27,8 @@ struct sv_httpd_opts {
 	unsigned timeout_s; /* idle connection timeout, and the deadline for
 	                       a request body; 0 means 10 */
 	unsigned threads; /* thread pool size; 0 or 1: one thread */
+	size_t conn_memory; /* MHD's memory per connection (headers and read
+	                       buffer, zeroed for each request); 0: 32 KiB */
 	const char *tls_cert; /* PEM file paths for HTTPS, or NULL */
 	const char *tls_key;
 };
