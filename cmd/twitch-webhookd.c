@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -70,6 +72,10 @@ struct server {
 	unsigned long received, duplicates, busy;
 	unsigned long verdicts[NVERDICTS];
 	bool warned_signature;
+	bool waiting; /* the main thread waits for lines */
+	bool writing; /* the main thread writes lines it took */
+	bool gone; /* stdout failed in write_now(): gone_ex */
+	int gone_ex;
 };
 
 static void
@@ -252,16 +258,22 @@ lines_new(const json_t *events, size_t *bytes)
 {
 	struct line *first = NULL, **next = &first, *l;
 	const json_t *env;
+	char buf[4096];
 	size_t i, n;
 
 	*bytes = 0;
 	json_array_foreach (events, i, env) {
-		n = json_dumpb(env, NULL, 0, JSON_COMPACT);
+		/* One pass for the usual small event, two for a big one. */
+		n = json_dumpb(env, buf, sizeof(buf), JSON_COMPACT);
 		l = n != 0 ? malloc(sizeof(*l) + n) : NULL;
 		if (l == NULL)
 			goto fail;
 		l->next = NULL;
-		l->len = json_dumpb(env, l->data, n, JSON_COMPACT);
+		if (n <= sizeof(buf))
+			memcpy(l->data, buf, n);
+		else
+			n = json_dumpb(env, l->data, n, JSON_COMPACT);
+		l->len = n;
 		*next = l;
 		next = &l->next;
 		*bytes += n;
@@ -288,8 +300,58 @@ lines_free(struct line *l)
 }
 
 /*
- * Queue a notification's lines unless its id was seen (true: duplicate)
- * or there is no room (503). Returns the HTTP status.
+ * Can a line of len bytes go to stdout now without blocking? Only when
+ * nothing is queued or being written (order), and poll says stdout takes
+ * data: then a write of at most PIPE_BUF bytes does not block on a pipe
+ * (a free pipe buffer takes it whole) nor on a file.
+ */
+static bool
+stdout_ready(const struct server *s, size_t len)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	return s->head == NULL && !s->writing && !s->gone &&
+	    len + 1 <= PIPE_BUF && poll(&p, 1, 0) == 1 &&
+	    (p.revents & POLLOUT) != 0;
+}
+
+/*
+ * The fast path, under s->lock: write the lines stdout takes at once
+ * from this (MHD's) thread, and return the rest, with *n and *bytes
+ * reduced, for the queue. Handing every line to the main thread would
+ * wake it for every request, which costs more than the request itself;
+ * a slow stdout still never holds up an answer.
+ */
+static struct line *
+write_now(struct server *s, struct line *l, size_t *n, size_t *bytes)
+{
+	struct line *next;
+	struct sv_err e;
+
+	while (l != NULL && stdout_ready(s, l->len)) {
+		if (sv_event_write_line(stdout, l->data, l->len, &e) < 0) {
+			/* Reader gone (ex 0) or an I/O error: the main
+			 * thread ends the run. */
+			s->gone = true;
+			s->gone_ex = e.ex;
+			if (e.ex != 0)
+				sv_log_error("%s", e.msg);
+		} else {
+			s->printed++;
+		}
+		next = l->next;
+		(*n)--;
+		*bytes -= l->len;
+		free(l);
+		l = next;
+	}
+	return l;
+}
+
+/*
+ * Accept a notification's lines unless its id was seen (duplicate: 204)
+ * or there is no room (503): write them, or queue them for the main
+ * thread. Returns the HTTP status.
  */
 static unsigned
 enqueue(struct server *s, const char *id, struct line *lines, size_t bytes,
@@ -316,17 +378,24 @@ enqueue(struct server *s, const char *id, struct line *lines, size_t bytes,
 		goto out;
 	}
 	(void)sv_dedupe_check(s->seen, id);
-	for (last = lines; last->next != NULL; last = last->next)
-		;
-	if (s->tail != NULL)
-		s->tail->next = lines;
-	else
-		s->head = lines;
-	s->tail = last;
-	s->queued += n;
-	s->queued_bytes += bytes;
 	s->accepted += n;
-	pthread_cond_signal(&s->ready);
+	lines = write_now(s, lines, &n, &bytes);
+	if (lines != NULL) {
+		for (last = lines; last->next != NULL; last = last->next)
+			;
+		if (s->tail != NULL)
+			s->tail->next = lines;
+		else
+			s->head = lines;
+		s->tail = last;
+		s->queued += n;
+		s->queued_bytes += bytes;
+	}
+	/* The main thread only needs waking for lines, a stop or -c. */
+	if (s->waiting &&
+	    (lines != NULL || s->gone ||
+	        (o->count != 0 && s->printed >= o->count)))
+		pthread_cond_signal(&s->ready);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return status;
@@ -502,33 +571,49 @@ on_request(void *arg, const struct sv_httpd_req *rq, struct sv_httpd_resp *rs)
 	}
 }
 
-/* Take the next line; wait up to 200 ms for one. NULL if none. */
+/*
+ * Take every queued line at once; wait up to 200 ms for one. NULL if
+ * none. The lines stay counted in queued and queued_bytes until done()
+ * says they are written, so --max-queue bounds them too.
+ */
 static struct line *
-dequeue(struct server *s, bool wait)
+take_all(struct server *s, bool wait)
 {
 	struct timespec until;
 	struct line *l;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->head == NULL && wait) {
+	if (s->head == NULL && wait && !s->gone &&
+	    !(s->o->count != 0 && s->printed >= s->o->count)) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += 200 * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
+		/* Waking this thread per request would cost more than the
+		 * request; enqueue() signals only while we wait. */
+		s->waiting = true;
 		(void)pthread_cond_timedwait(&s->ready, &s->lock, &until);
+		s->waiting = false;
 	}
 	l = s->head;
-	if (l != NULL) {
-		s->head = l->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		s->queued--;
-		s->queued_bytes -= l->len;
-	}
+	s->head = s->tail = NULL;
+	s->writing = l != NULL;
 	pthread_mutex_unlock(&s->lock);
 	return l;
+}
+
+/* n lines of bytes were written (or dropped). */
+static void
+done(struct server *s, size_t n, size_t bytes, size_t printed)
+{
+	pthread_mutex_lock(&s->lock);
+	s->queued -= n;
+	s->queued_bytes -= bytes;
+	s->printed += printed;
+	s->writing = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -539,32 +624,49 @@ dequeue(struct server *s, bool wait)
 static int
 pump(struct server *s, bool drain, int *ex)
 {
+	size_t n, bytes, printed;
+	struct line *l, *next;
 	struct sv_err e;
-	struct line *l;
-	int rc;
+	int rc = 0;
 
 	for (;;) {
 		if (!drain && sv_cli_stopping())
 			return 0;
-		if (s->o->count != 0 && s->printed >= s->o->count)
-			return 1;
-		l = dequeue(s, !drain);
+		pthread_mutex_lock(&s->lock);
+		rc = s->gone                                      ? -1 :
+		    s->o->count != 0 && s->printed >= s->o->count ? 1 :
+		                                                    0;
+		*ex = s->gone_ex;
+		pthread_mutex_unlock(&s->lock);
+		if (rc != 0)
+			return rc;
+		l = take_all(s, !drain);
 		if (l == NULL) {
 			if (drain)
 				return 0;
 			continue;
 		}
-		rc = sv_event_write_line(stdout, l->data, l->len, &e);
-		free(l);
+		n = bytes = printed = 0;
+		for (; l != NULL; l = next) {
+			next = l->next;
+			if (rc == 0) {
+				rc = sv_event_write_line(
+				    stdout, l->data, l->len, &e);
+				printed += rc == 0;
+			}
+			n++;
+			bytes += l->len;
+			free(l);
+		}
 		if (rc < 0) {
+			pthread_mutex_lock(&s->lock);
+			s->gone = true;
+			s->gone_ex = e.ex;
+			pthread_mutex_unlock(&s->lock);
 			if (e.ex != 0)
 				sv_log_error("%s", e.msg);
-			*ex = e.ex;
-			return -1;
 		}
-		pthread_mutex_lock(&s->lock);
-		s->printed++;
-		pthread_mutex_unlock(&s->lock);
+		done(s, n, bytes, printed);
 	}
 }
 
@@ -606,6 +708,9 @@ run(const struct opts *o)
 		.conn_limit = (unsigned)o->max_conn,
 		.timeout_s = (unsigned)o->timeout,
 		.threads = (unsigned)o->threads,
+		/* Twitch's headers are well under 2 KiB; MHD zeroes this
+		 * memory for every request, so smaller is faster. */
+		.conn_memory = 8 * 1024,
 		.tls_cert = o->tls_cert,
 		.tls_key = o->tls_key,
 	};
