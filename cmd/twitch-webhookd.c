@@ -369,9 +369,10 @@ enqueue(struct server *s, const char *id, struct line *lines, size_t bytes,
 	}
 	/* The id is remembered only once accepted: a 503 must not make the
 	 * retry look like a duplicate. Once stopping (SIGTERM while stdout
-	 * may be blocked) nothing new is accepted either. */
+	 * may be blocked) or once stdout failed, nothing new is accepted. */
 	if ((s->queued > 0 && s->queued_bytes + bytes > o->max_queue) ||
-	    (o->count != 0 && s->accepted >= o->count) || sv_cli_stopping()) {
+	    (o->count != 0 && s->accepted >= o->count) || s->gone ||
+	    sv_cli_stopping()) {
 		s->busy++;
 		lines_free(lines);
 		status = 503;
