@@ -120,7 +120,7 @@ digits(const char *s, int n, int *v)
 }
 
 int
-sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
+sv_event_time_parse(const char *s, struct timespec *out)
 {
 	int Y, M, D, h, m, sec, oh, om, sign;
 	long nsec = 0, scale = 100000000L;
@@ -170,6 +170,17 @@ sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
 	if (*p != '\0')
 		return -1;
 	ts.tv_nsec = nsec;
+	*out = ts;
+	return 0;
+}
+
+int
+sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
+{
+	struct timespec ts;
+
+	if (sv_event_time_parse(s, &ts) < 0)
+		return -1;
 	format_time(&ts, 3, out);
 	return 0;
 }
