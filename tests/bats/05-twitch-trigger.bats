@@ -335,3 +335,22 @@ sink_req() {
 	run -64 --separate-stderr twitch-trigger follow -w ftp://x/
 	run -64 --separate-stderr twitch-trigger follow -w http://x/ --revoke 'Not A Status'
 }
+
+@test "SIGTERM while blocked on a slow reader: no half line, exit 0" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	start_bg reader cat "$BATS_TEST_TMPDIR/fifo"
+	start_bg trig bash -c 'exec twitch-trigger --random --count 1000000 >"$1"' _ "$BATS_TEST_TMPDIR/fifo"
+	# let the reader open the FIFO and read a little, then freeze it so
+	# the writer blocks in the kernel on the full pipe
+	wait_file "$BATS_TEST_TMPDIR/reader.out" 10
+	kill -STOP "$(bg_pid reader)"
+	wait_until 10 grep -q pipe_write "/proc/$(bg_pid trig)/wchan" ||
+		fail "twitch-trigger never blocked on the pipe"
+	kill -TERM "$(bg_pid trig)"
+	kill -CONT "$(bg_pid reader)"
+	wait_bg trig 10 || true
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/trig.status")" 0
+	stop_bg reader
+	assert_ndjson "$BATS_TEST_TMPDIR/reader.out"
+	[ ! -s "$BATS_TEST_TMPDIR/trig.err" ] || fail "$(cat "$BATS_TEST_TMPDIR/trig.err")"
+}

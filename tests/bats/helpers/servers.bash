@@ -59,7 +59,8 @@ stop_bg() {
 
 # wait_bg NAME [SECONDS]: wait for NAME to exit by itself; its status is
 # left in NAME.status and returned (so under errexit call it as
-# `wait_bg NAME || true` and read NAME.status, or `run -N wait_bg NAME`).
+# `wait_bg NAME || true` and read NAME.status; not through `run`, whose
+# subshell cannot wait for the test shell's children).
 # A timeout kills it and returns 124.
 wait_bg() {
 	local name=$1 secs=${2:-10} pid status
