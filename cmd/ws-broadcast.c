@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1065,7 +1066,7 @@ static void
 accept_all(struct srv *s)
 {
 	struct hconn *h;
-	int fd;
+	int fd, one = 1;
 
 	while (s->accepting) {
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1086,6 +1087,10 @@ accept_all(struct srv *s)
 			close(fd); /* a flood of idle connections */
 			continue;
 		}
+		/* events are small and must not wait for Nagle and the
+		 * peer's delayed ACK (40 ms on Linux) */
+		(void)setsockopt(
+		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		h = calloc(1, sizeof(*h));
 		if (h == NULL) {
 			close(fd);
@@ -1367,6 +1372,13 @@ setup(struct srv *s, const struct opts *o)
 	if (s->ping == NULL || sv_event_input_init(&s->in, 0, 0, o->strict) < 0)
 		return EX_OSERR;
 	s->in_open = true;
+	{
+		char accept[SV_WS_ACCEPT_LEN];
+
+		/* OpenSSL loads its SHA-1 provider on first use: do it now,
+		 * not while the first client waits for its handshake */
+		sv_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", accept);
+	}
 	raise_nofile();
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0) {
