@@ -1023,6 +1023,7 @@ void
 sv_ws_discard(struct sv_ws *ws)
 {
 	struct chunk *keep;
+	size_t off;
 
 	if (ws->qhead == NULL)
 		return;
@@ -1031,11 +1032,13 @@ sv_ws_discard(struct sv_ws *ws)
 		return;
 	}
 	keep = ws->qhead;
+	off = ws->qoff;
 	ws->qhead = keep->next;
-	raw_drop_all(ws);
+	raw_drop_all(ws); /* resets qoff */
 	keep->next = NULL;
 	ws->qhead = ws->qtail = keep;
-	ws->qbytes = keep->f->len - ws->qoff;
+	ws->qoff = off;
+	ws->qbytes = keep->f->len - off;
 }
 
 /* ---- blocking helpers

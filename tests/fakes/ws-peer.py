@@ -18,6 +18,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -82,10 +83,16 @@ def read_frames(sock, deadline):
                     off = 10
                 elif n >= 126:
                     break
+                key = None
                 if buf[1] & 0x80:
+                    key = buf[off:off + 4]
                     off += 4
                 if len(buf) >= off + n:
-                    yield buf[0] & 0x0F, buf[off:off + n]
+                    payload = buf[off:off + n]
+                    if key is not None:
+                        payload = bytes(c ^ key[i % 4]
+                                        for i, c in enumerate(payload))
+                    yield buf[0] & 0x0F, payload
                     buf = buf[off + n:]
                     continue
             break
@@ -128,6 +135,15 @@ async def ws_server(a):
             await ws.send(iter(t.split("|")))
         for h in a.send_binary:
             await ws.send(bytes.fromhex(h))
+        if a.stream:
+            n = 0
+            try:
+                while True:
+                    n += 1
+                    await ws.send(f"tick {n}")
+                    await asyncio.sleep(0.05)
+            except websockets.ConnectionClosed:
+                pass
         if a.ping:
             pong = await ws.ping(b"are you there")
             try:
@@ -206,7 +222,12 @@ def raw_server(a):
         data = resp.encode()
         for h in a.raw:
             data += bytes.fromhex(h)
+        for t in a.raw_masked:
+            data += frame(1, t.encode(), mask=os.urandom(4))
         c.sendall(data)
+        if a.hangup:
+            c.close()
+            continue
         for opcode, payload in read_frames(c, time.monotonic() + 3):
             if opcode == 8:
                 report_close(payload)
@@ -261,7 +282,12 @@ async def ws_client(a):
 
 def raw_client(a):
     host, port = split_hostport(a.addr)
-    s = socket.create_connection((host, port), timeout=5)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    if a.rcvbuf:
+        # before connect, so the advertised window stays small
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
+    s.settimeout(5)
+    s.connect((host, port))
     if a.handshake:
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall((f"GET {a.path} HTTP/1.1\r\nHost: {a.addr}\r\n"
@@ -275,8 +301,6 @@ def raw_client(a):
                 break
             head += d
         out("status", head.split(b"\r\n", 1)[0].decode("latin-1"))
-    if a.rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
     data = b""
     if a.send is not None:
         data += a.send.encode("latin-1").decode("unicode_escape").encode(
@@ -289,6 +313,11 @@ def raw_client(a):
         s.sendall(data)
     if a.sleep:
         time.sleep(a.sleep)
+    if a.wait_file:
+        # read nothing until the test says so
+        end = time.monotonic() + 30
+        while not os.path.exists(a.wait_file) and time.monotonic() < end:
+            time.sleep(0.05)
     deadline = time.monotonic() + a.timeout
     if not a.handshake:
         resp = b""
@@ -321,6 +350,8 @@ def raw_client(a):
 
 
 def main():
+    # a test stopping us (SIGTERM) is a normal end
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     p = argparse.ArgumentParser(prog="ws-peer.py")
     sub = p.add_subparsers(dest="mode", required=True)
 
@@ -341,6 +372,12 @@ def main():
     s.add_argument("--show-header", action="append", default=[])
     s.add_argument("--raw", action="append", default=[],
                    help="raw mode: hex bytes sent after the 101")
+    s.add_argument("--raw-masked", action="append", default=[],
+                   help="raw mode: a masked text frame (servers must not)")
+    s.add_argument("--hangup", action="store_true",
+                   help="raw mode: close TCP right after the 101")
+    s.add_argument("--stream", action="store_true",
+                   help="send 'tick N' every 50 ms until closed")
     s.add_argument("--raw-mode", action="store_true")
     s.add_argument("--bad-accept", action="store_true")
     s.add_argument("--status", type=int)
@@ -371,11 +408,13 @@ def main():
     r.add_argument("--answer-close", action="store_true")
     r.add_argument("--rcvbuf", type=int, default=0)
     r.add_argument("--sleep", type=float, default=0)
+    r.add_argument("--wait-file", help="read nothing until FILE exists")
     r.add_argument("--timeout", type=float, default=5)
 
     a = p.parse_args()
     if a.mode == "server":
-        if a.raw_mode or a.raw or a.bad_accept or a.status:
+        if a.raw_mode or a.raw or a.raw_masked or a.hangup or \
+                a.bad_accept or a.status:
             raw_server(a)
         else:
             asyncio.run(ws_server(a))

@@ -48,8 +48,8 @@ stop_bg() {
 		done
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
-	status=$?
+	# (a plain `wait` that fails would end the caller under set -e)
+	wait "$pid" 2>/dev/null && status=0 || status=$?
 	echo "$status" >"$BATS_TEST_TMPDIR/$name.status"
 	rm -f "$BATS_TEST_TMPDIR/$name.pid"
 	return 0
@@ -64,8 +64,7 @@ wait_bg() {
 		stop_bg "$name" KILL
 		return 124
 	fi
-	wait "$pid" 2>/dev/null
-	status=$?
+	wait "$pid" 2>/dev/null && status=0 || status=$?
 	echo "$status" >"$BATS_TEST_TMPDIR/$name.status"
 	rm -f "$BATS_TEST_TMPDIR/$name.pid"
 	return "$status"
