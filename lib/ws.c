@@ -1907,3 +1907,35 @@ sv_ws_server_new(int fd, const char *accept, const void *pre, size_t pre_len,
 		(void)finish_check(ws);
 	return ws;
 }
+
+struct sv_ws *
+sv_ws_client_adopt(int fd, const void *pre, size_t pre_len,
+    const struct sv_ws_client_opts *o, struct sv_err *e)
+{
+	struct sv_ws *ws;
+
+	ws = calloc(1, sizeof(*ws));
+	if (ws == NULL ||
+	    (pre_len > 0 && (ws->pre = malloc(pre_len)) == NULL)) {
+		free(ws);
+		close(fd);
+		sv_err_set(e, EX_OSERR, "out of memory");
+		return NULL;
+	}
+	ws->fd = fd;
+	ws->rx_code = SV_WS_CLOSE_ABNORMAL;
+	ws->max_msg = o->max_msg != 0 ? o->max_msg : 1024 * 1024;
+	ws->on_msg = o->on_msg;
+	ws->arg = o->arg;
+	if (pre_len > 0) {
+		memcpy(ws->pre, pre, pre_len);
+		ws->pre_len = pre_len;
+	}
+	(void)sv_net_set_nonblock(fd, 1);
+	if (ctx_make(ws) < 0) {
+		*e = ws->err;
+		sv_ws_free(ws);
+		return NULL;
+	}
+	return ws;
+}

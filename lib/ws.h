@@ -135,6 +135,16 @@ struct sv_ws_client_opts {
 struct sv_ws *sv_ws_connect(
     const struct sv_ws_client_opts *o, struct sv_err *e);
 
+/*
+ * A client session on a connected socket whose opening handshake was
+ * done elsewhere (tests, fuzzing, a proxy's CONNECT tunnel): fd becomes
+ * the session's (non-blocking; closed by sv_ws_free, and on failure), pre
+ * is input already read after the 101. Only max_msg, on_msg and arg of o
+ * are used. NULL with e set (EX_OSERR) when out of memory.
+ */
+struct sv_ws *sv_ws_client_adopt(int fd, const void *pre, size_t pre_len,
+    const struct sv_ws_client_opts *o, struct sv_err *e);
+
 /* ---- driving a session (client or server) ------------------------------- */
 
 /* The socket to poll. */
