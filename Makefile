@@ -170,6 +170,7 @@ lint:
 	mandoc -Tlint -Wwarning $(MANS1) $(MANS7)
 	@if command -v shellcheck >/dev/null; then \
 	    shellcheck scripts/install-deps scripts/run-tests scripts/demo \
+		scripts/embed scripts/bench/*/run \
 		scripts/*.sh tests/bats/helpers/*.bash; \
 	else echo "lint: shellcheck not installed, skipped"; fi
 

@@ -92,14 +92,18 @@ struct event {
 	char *login; /* lower case; NULL when none */
 };
 
+enum hstate {
+	H_READ, /* the request head */
+	H_WRITE, /* the answer */
+	H_LINGER, /* answered: read and drop until EOF, then close */
+};
+
 /* A connection before (or instead of) the WebSocket upgrade. */
 struct hconn {
 	struct handler h;
 	struct hconn *prev, *next;
 	int fd;
-
-	enum { H_READ, H_WRITE, H_LINGER } st;
-
+	enum hstate st;
 	char *buf; /* request head received so far (heap only if split) */
 	size_t len;
 	struct sv_buf out; /* answer head (and built-in body) */
