@@ -145,6 +145,7 @@ struct srv {
 	size_t ring_cap, ring_len, ring_head;
 	struct client *cl_head, *cl_tail;
 	size_t nclients;
+	size_t nclosing; /* clients with a close deadline */
 	unsigned long next_id;
 	struct hconn *hc_head;
 	size_t nhttp;
@@ -412,6 +413,8 @@ client_free(struct srv *s, struct client *c, const char *why)
 	else
 		s->cl_tail = c->prev;
 	s->nclients--;
+	if (c->close_deadline != 0)
+		s->nclosing--;
 	sv_ws_free(c->ws); /* closes the fd, which leaves epoll */
 	free(c->types);
 	free(c->channels);
@@ -439,10 +442,12 @@ client_update(struct srv *s, struct client *c)
 }
 
 static void
-client_close(struct client *c, unsigned code, const char *why)
+client_close(struct srv *s, struct client *c, unsigned code, const char *why)
 {
-	if (sv_ws_close(c->ws, code, why) == 0)
+	if (sv_ws_close(c->ws, code, why) == 0) {
 		c->close_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
+		s->nclosing++;
+	}
 }
 
 /* Queue one event on one client, closing it with 1008 when its queue
@@ -451,16 +456,20 @@ static void
 client_send(struct srv *s, struct client *c, const struct event *ev)
 {
 	struct sv_err e;
+	size_t queued;
 
 	if (sv_ws_state(c->ws) != SV_WS_OPEN)
 		return;
-	if (sv_ws_queued(c->ws) + sv_ws_frame_size(ev->frame) >
-	    s->o->max_queue) {
+	/* one event larger than the limit may still go to a client that
+	 * has nothing queued */
+	queued = sv_ws_queued(c->ws);
+	if (queued > 0 &&
+	    queued + sv_ws_frame_size(ev->frame) > s->o->max_queue) {
 		sv_log_warn("client %lu (%s): more than %lu bytes unsent; "
 		            "closed with 1008",
 		    c->id, c->addr, s->o->max_queue);
 		sv_ws_discard(c->ws);
-		client_close(c, SV_WS_CLOSE_POLICY, "send queue full");
+		client_close(s, c, SV_WS_CLOSE_POLICY, "send queue full");
 		client_update(s, c);
 		return;
 	}
@@ -1197,7 +1206,7 @@ stop(struct srv *s, const char *why)
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
-		client_close(c, SV_WS_CLOSE_GOING_AWAY, "server going away");
+		client_close(s, c, SV_WS_CLOSE_GOING_AWAY, "server going away");
 		client_update(s, c);
 	}
 }
@@ -1305,7 +1314,7 @@ timers(struct srv *s, long long now)
 			hconn_free(s, h);
 		}
 	}
-	for (c = s->cl_head; c != NULL; c = next) {
+	for (c = s->nclosing > 0 ? s->cl_head : NULL; c != NULL; c = next) {
 		next = c->next;
 		if (c->close_deadline != 0 && now >= c->close_deadline)
 			client_free(s, c, "no answer to close; dropped");

@@ -181,6 +181,17 @@ ev() {
 	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/slow.out' | cut -c5- | jq -r .id | awk '\$1 != NR { exit 1 }'"
 }
 
+@test "an event larger than --max-queue still reaches a client with nothing queued" {
+	wsb --max-queue 1024
+	start_bg l ws-listen -c 2 "ws://$ADDR/"
+	wait_clients 1
+	feed "$(ev big follow ".event.pad = \"$(head -c 3000 /dev/zero | tr '\0' y)\"")" "$(ev small follow)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'big\nsmall'
+	run grep -c 1008 "$BATS_TEST_TMPDIR/wsb.err"
+	assert_output 0
+}
+
 @test "bad input lines are warned about and skipped; --strict exits 65" {
 	wsb
 	start_bg l ws-listen -c 2 "ws://$ADDR/"
