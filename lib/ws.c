@@ -930,11 +930,33 @@ sv_ws_send_frame(struct sv_ws *ws, struct sv_ws_frame *f, struct sv_err *e)
 	return 0;
 }
 
+/* Queue a message in wslay (copied) and write what the socket takes. */
+static int
+queue_msg(struct sv_ws *ws, uint8_t op, const void *data, size_t len,
+    struct sv_err *e)
+{
+	struct wslay_event_msg m;
+
+	if (ctx_make(ws) < 0)
+		return sv_err_set(e, EX_OSERR, "out of memory");
+	m.opcode = op;
+	m.msg = data;
+	m.msg_length = len;
+	if (wslay_event_queue_msg(ws->ctx, &m) != 0)
+		return sv_err_set(e, EX_OSERR, "cannot queue a message");
+	if (!ws->in_cb && flush(ws) < 0) {
+		finish_check(ws);
+		if (e != NULL)
+			*e = ws->err;
+		return -1;
+	}
+	return 0;
+}
+
 int
 sv_ws_send(
     struct sv_ws *ws, int op, const void *data, size_t len, struct sv_err *e)
 {
-	struct wslay_event_msg m;
 	struct sv_ws_frame *f;
 	int rc;
 
@@ -953,18 +975,7 @@ sv_ws_send(
 		sv_ws_frame_unref(f);
 		return rc;
 	}
-	m.opcode = (uint8_t)op;
-	m.msg = data;
-	m.msg_length = len;
-	if (wslay_event_queue_msg(ws->ctx, &m) != 0)
-		return sv_err_set(e, EX_OSERR, "cannot queue a message");
-	if (!ws->in_cb && flush(ws) < 0) {
-		finish_check(ws);
-		if (e != NULL)
-			*e = ws->err;
-		return -1;
-	}
-	return 0;
+	return queue_msg(ws, (uint8_t)op, data, len, e);
 }
 
 int
@@ -977,27 +988,12 @@ sv_ws_send_text(
 int
 sv_ws_ping(struct sv_ws *ws, const void *data, size_t len, struct sv_err *e)
 {
-	struct wslay_event_msg m;
-
 	if (len > 125)
 		return sv_err_set(
 		    e, EX_SOFTWARE, "ping payload over 125 bytes");
 	if (check_open(ws, e) < 0)
 		return -1;
-	if (ctx_make(ws) < 0)
-		return sv_err_set(e, EX_OSERR, "out of memory");
-	m.opcode = WSLAY_PING;
-	m.msg = data;
-	m.msg_length = len;
-	if (wslay_event_queue_msg(ws->ctx, &m) != 0)
-		return sv_err_set(e, EX_OSERR, "cannot queue a ping");
-	if (!ws->in_cb && flush(ws) < 0) {
-		finish_check(ws);
-		if (e != NULL)
-			*e = ws->err;
-		return -1;
-	}
-	return 0;
+	return queue_msg(ws, WSLAY_PING, data, len, e);
 }
 
 int
