@@ -266,6 +266,11 @@ ev() {
 	assert_output 'status HTTP/1.1 400 Bad Request'
 	run -0 "$PY" "$PEER" raw "$ADDR" --send "GET /$(head -c 20000 /dev/zero | tr '\0' a) HTTP/1.1\r\n\r\n"
 	assert_output 'status HTTP/1.1 431 Request Header Fields Too Large'
+	# a head that arrives a byte at a time is parsed once it is whole
+	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --timeout 1 --send 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+	assert_output 'status HTTP/1.1 101 Switching Protocols'
+	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_output 'status HTTP/1.1 200 OK'
 	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
 	assert_output ok
 }

@@ -309,7 +309,11 @@ def raw_client(a):
         data += bytes.fromhex(h)
     for t in a.masked_text:
         data += frame(1, t.encode(), mask=os.urandom(4))
-    if data:
+    if data and a.trickle:
+        for i in range(len(data)):
+            s.sendall(data[i:i + 1])
+            time.sleep(0.002)
+    elif data:
         s.sendall(data)
     if a.sleep:
         time.sleep(a.sleep)
@@ -408,6 +412,8 @@ def main():
     r.add_argument("--answer-close", action="store_true")
     r.add_argument("--rcvbuf", type=int, default=0)
     r.add_argument("--sleep", type=float, default=0)
+    r.add_argument("--trickle", action="store_true",
+                   help="send one byte at a time")
     r.add_argument("--wait-file", help="read nothing until FILE exists")
     r.add_argument("--timeout", type=float, default=5)
 
