@@ -416,6 +416,7 @@ client_free(struct srv *s, struct client *c, const char *why)
 	if (c->close_deadline != 0)
 		s->nclosing--;
 	sv_ws_free(c->ws); /* closes the fd, which leaves epoll */
+	c->ws = NULL;
 	free(c->types);
 	free(c->channels);
 	c->h.kind = K_DEAD;
@@ -527,7 +528,7 @@ replay(struct srv *s, struct client *c)
 		idx = (s->ring_head + i) % s->ring_cap;
 		if (matches(c, &s->ring[idx]))
 			client_send(s, c, &s->ring[idx]);
-		if (sv_ws_state(c->ws) != SV_WS_OPEN)
+		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
 			break;
 	}
 }
@@ -908,10 +909,8 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	    channels != NULL ? ", channel " : "",
 	    channels != NULL ? channels : "");
 	replay(s, c);
-	if (sv_ws_state(c->ws) == SV_WS_CLOSED) {
-		client_free(s, c, NULL);
-		return;
-	}
+	if (c->h.kind == K_DEAD)
+		return; /* gone while replaying */
 	if (sv_ws_pending(c->ws)) {
 		client_io(s, c, 0);
 		return;
