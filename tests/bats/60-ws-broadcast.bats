@@ -308,7 +308,7 @@ ev() {
 }
 
 @test "--ping-interval: a silent client is dropped, one that answers stays" {
-	wsb --ping-interval 0.3
+	wsb --ping-interval 0.5
 	start_bg silent "$PY" "$PEER" raw "$ADDR" --handshake --timeout 8
 	start_bg polite "$PY" "$PEER" raw "$ADDR" --handshake --pong --timeout 8
 	wait_until 10 grep -q 'no answer to ping; dropped' "$BATS_TEST_TMPDIR/wsb.err"
