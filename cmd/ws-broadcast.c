@@ -675,84 +675,20 @@ respond_text(struct srv *s, struct hconn *h, unsigned status, const char *text,
 	    -1, 0, extra, false);
 }
 
-static const char *
-mime_type(const char *path)
-{
-	static const char *const map[][2] = {
-		{ ".html", "text/html; charset=utf-8" },
-		{ ".htm", "text/html; charset=utf-8" },
-		{ ".css", "text/css; charset=utf-8" },
-		{ ".js", "text/javascript; charset=utf-8" },
-		{ ".mjs", "text/javascript; charset=utf-8" },
-		{ ".json", "application/json" },
-		{ ".txt", "text/plain; charset=utf-8" },
-		{ ".svg", "image/svg+xml" },
-		{ ".png", "image/png" },
-		{ ".jpg", "image/jpeg" },
-		{ ".jpeg", "image/jpeg" },
-		{ ".gif", "image/gif" },
-		{ ".webp", "image/webp" },
-		{ ".ico", "image/x-icon" },
-		{ ".mp3", "audio/mpeg" },
-		{ ".ogg", "audio/ogg" },
-		{ ".wav", "audio/wav" },
-		{ ".webm", "video/webm" },
-		{ ".mp4", "video/mp4" },
-		{ ".woff", "font/woff" },
-		{ ".woff2", "font/woff2" },
-		{ ".ttf", "font/ttf" },
-	};
-	const char *dot = strrchr(path, '.');
-	size_t i;
-
-	if (dot != NULL && strchr(dot, '/') == NULL)
-		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (strcasecmp(dot, map[i][0]) == 0)
-				return map[i][1];
-	return "application/octet-stream";
-}
-
-/* --static: a file under the root, never outside it (no "..", and no
- * symlink that leads out). */
+/* --static: a file under the root, never outside it */
 static void
 serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
 {
-	char rel[PATH_MAX], full[PATH_MAX * 2], real[PATH_MAX];
-	size_t rl, root = strlen(s->static_root);
-	struct stat st;
+	const char *mime;
+	off_t size;
 	int fd;
 
-	if (sv_ws_safe_path(target, rel, sizeof(rel) - 16) < 0) {
+	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
+	if (fd < 0) {
 		respond_text(s, h, 404, "not found\n", NULL);
 		return;
 	}
-	rl = strlen(rel);
-	if (rl == 0 || rel[rl - 1] == '/')
-		memcpy(rel + rl, "index.html", 11);
-	(void)snprintf(full, sizeof(full), "%s/%s", s->static_root, rel);
-	if (realpath(full, real) == NULL ||
-	    strncmp(real, s->static_root, root) != 0 || real[root] != '/') {
-		respond_text(s, h, 404, "not found\n", NULL);
-		return;
-	}
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		(void)snprintf(full, sizeof(full), "%s/index.html", real);
-		fd = realpath(full, real) != NULL &&
-		        strncmp(real, s->static_root, root) == 0 &&
-		        real[root] == '/' ?
-		    open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK) :
-		    -1;
-	}
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		respond_text(s, h, 404, "not found\n", NULL);
-		return;
-	}
-	respond(
-	    s, h, 200, mime_type(real), NULL, 0, fd, st.st_size, NULL, head);
+	respond(s, h, 200, mime, NULL, 0, fd, size, NULL, head);
 }
 
 static void

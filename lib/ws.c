@@ -1,8 +1,11 @@
 /* ws: WebSocket sessions on wslay; see ws.h. */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1524,6 +1527,94 @@ sv_ws_safe_path(const char *target, char *out, size_t outlen)
 		seg = i + 1;
 	}
 	return 0;
+}
+
+static const char *
+mime_type(const char *path)
+{
+	static const char *const map[][2] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".htm", "text/html; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".mjs", "text/javascript; charset=utf-8" },
+		{ ".json", "application/json" },
+		{ ".txt", "text/plain; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".jpg", "image/jpeg" },
+		{ ".jpeg", "image/jpeg" },
+		{ ".gif", "image/gif" },
+		{ ".webp", "image/webp" },
+		{ ".ico", "image/x-icon" },
+		{ ".mp3", "audio/mpeg" },
+		{ ".ogg", "audio/ogg" },
+		{ ".wav", "audio/wav" },
+		{ ".webm", "video/webm" },
+		{ ".mp4", "video/mp4" },
+		{ ".woff", "font/woff" },
+		{ ".woff2", "font/woff2" },
+		{ ".ttf", "font/ttf" },
+	};
+	const char *dot = strrchr(path, '.');
+	size_t i;
+
+	if (dot != NULL && strchr(dot, '/') == NULL)
+		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (strcasecmp(dot, map[i][0]) == 0)
+				return map[i][1];
+	return "application/octet-stream";
+}
+
+/* Is the real path p inside root? */
+static bool
+under(const char *p, const char *root)
+{
+	size_t rl = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return p[0] == '/';
+	return strncmp(p, root, rl) == 0 && p[rl] == '/';
+}
+
+/* realpath() of path if it lies under root, then open it. */
+static int
+open_under(const char *root, const char *path, char real[PATH_MAX])
+{
+	if (realpath(path, real) == NULL || !under(real, root))
+		return -1;
+	return open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+}
+
+int
+sv_ws_static_open(
+    const char *root, const char *target, off_t *size, const char **mime)
+{
+	char rel[PATH_MAX], full[PATH_MAX * 2], real[PATH_MAX];
+	struct stat st;
+	size_t rl;
+	int fd;
+
+	if (sv_ws_safe_path(target, rel, sizeof(rel) - 16) < 0)
+		return -1;
+	rl = strlen(rel);
+	if (rl == 0 || rel[rl - 1] == '/')
+		memcpy(rel + rl, "index.html", 11);
+	(void)snprintf(full, sizeof(full), "%s/%s", root, rel);
+	fd = open_under(root, full, real);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		(void)snprintf(full, sizeof(full), "%s/index.html", real);
+		fd = open_under(root, full, real);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*size = st.st_size;
+	*mime = mime_type(real);
+	return fd;
 }
 
 /* ---- URLs

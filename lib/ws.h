@@ -49,6 +49,8 @@
 #ifndef SV_WS_H
 #define SV_WS_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -348,6 +350,18 @@ int sv_ws_query_get(
  * or too long. Thread-safe.
  */
 int sv_ws_safe_path(const char *target, char *out, size_t outlen);
+
+/*
+ * Open the file that a request target names under the directory root
+ * (absolute, as realpath() gives it), for serving it: the path must pass
+ * sv_ws_safe_path(), a directory means its index.html, and the file's
+ * real path must stay under root, so no symbolic link leads out. Returns
+ * a read-only fd (close-on-exec, non-blocking) of a regular file, with
+ * *size and *mime (a static Content-Type chosen by the extension) set;
+ * or -1 when there is nothing to serve (answer 404). Thread-safe.
+ */
+int sv_ws_static_open(
+    const char *root, const char *target, off_t *size, const char **mime);
 
 /* ---- server sessions ----------------------------------------------------- */
 

@@ -4,9 +4,12 @@
  * over a socketpair (pings, close, a slow peer closed with 1008).
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -227,6 +230,93 @@ test_query_path(void)
 }
 
 static void
+put(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_static(void)
+{
+	char tmp[] = "/tmp/sv-unit-ws-XXXXXX", root[PATH_MAX], p[PATH_MAX];
+	const char *mime = NULL;
+	off_t size = 0;
+	int fd;
+
+	if (mkdtemp(tmp) == NULL)
+		abort();
+	(void)snprintf(p, sizeof(p), "%s/www", tmp);
+	mkdir(p, 0700);
+	(void)snprintf(p, sizeof(p), "%s/www/sub", tmp);
+	mkdir(p, 0700);
+	(void)snprintf(p, sizeof(p), "%s/www/sub/deeper", tmp);
+	mkdir(p, 0700);
+	put(tmp, "secret.txt", "SECRET");
+	put(tmp, "www/index.html", "<p>hi</p>");
+	put(tmp, "www/sub/a.css", "body{}");
+	put(tmp, "www/sub/deeper/index.html", "deep");
+	(void)snprintf(p, sizeof(p), "%s/www/out.txt", tmp);
+	if (symlink("../secret.txt", p) < 0)
+		abort();
+	(void)snprintf(p, sizeof(p), "%s/www/in.css", tmp);
+	if (symlink("sub/a.css", p) < 0)
+		abort();
+	(void)snprintf(p, sizeof(p), "%s/www", tmp);
+	if (realpath(p, root) == NULL)
+		abort();
+
+	fd = sv_ws_static_open(root, "/", &size, &mime);
+	CHECK(fd >= 0 && size == 9, "/ is index.html");
+	CHECK_STR(mime, "text/html; charset=utf-8", "HTML type");
+	close(fd);
+	fd = sv_ws_static_open(root, "/sub/a.css?v=2", &size, &mime);
+	CHECK(fd >= 0 && size == 6, "a file with a query");
+	CHECK_STR(mime, "text/css; charset=utf-8", "CSS type");
+	close(fd);
+	fd = sv_ws_static_open(root, "/sub/deeper", &size, &mime);
+	CHECK(fd >= 0 && size == 4, "a directory without the slash");
+	close(fd);
+	fd = sv_ws_static_open(root, "/in.css", &size, &mime);
+	CHECK(fd >= 0, "a link that stays inside");
+	close(fd);
+	CHECK(sv_ws_static_open(root, "/out.txt", &size, &mime) < 0,
+	    "a link that leads out");
+	CHECK(
+	    sv_ws_static_open(root, "/../secret.txt", &size, &mime) < 0, "..");
+	CHECK(sv_ws_static_open(root, "/%2e%2e/secret.txt", &size, &mime) < 0,
+	    "encoded ..");
+	CHECK(sv_ws_static_open(root, "/sub/", &size, &mime) < 0,
+	    "a directory without index.html");
+	CHECK(sv_ws_static_open(root, "/nope", &size, &mime) < 0, "missing");
+	fd = sv_ws_static_open("/", "/etc/hostname", &size, &mime);
+	CHECK(fd >= 0 || errno != 0, "root / works (if the file exists)");
+	if (fd >= 0)
+		close(fd);
+	{
+		static const char *const made[] = { "www/in.css", "www/out.txt",
+			"www/sub/deeper/index.html", "www/sub/a.css",
+			"www/index.html", "secret.txt", "www/sub/deeper",
+			"www/sub", "www", NULL };
+		size_t i;
+
+		for (i = 0; made[i] != NULL; i++) {
+			(void)snprintf(p, sizeof(p), "%s/%s", tmp, made[i]);
+			if (unlink(p) < 0)
+				(void)rmdir(p);
+		}
+		(void)rmdir(tmp);
+	}
+}
+
+static void
 test_frames(void)
 {
 	static char big[70000];
@@ -407,6 +497,7 @@ main(void)
 	test_url();
 	test_head();
 	test_query_path();
+	test_static();
 	test_frames();
 	test_session();
 	return unit_done();
