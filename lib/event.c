@@ -353,6 +353,46 @@ sv_event_path(const json_t *obj, const char *path)
 	return cur;
 }
 
+json_t *
+sv_event_str_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	size_t n, i, o = 0, k;
+	char *fixed;
+
+	if (j != NULL || s == NULL)
+		return j;
+	n = strlen(s);
+	fixed = malloc(n * 3 + 1);
+	if (fixed == NULL)
+		return NULL;
+	for (i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		json_t *t = NULL;
+
+		k = c < 0x80           ? 1 :
+		    (c & 0xe0) == 0xc0 ? 2 :
+		    (c & 0xf0) == 0xe0 ? 3 :
+		    (c & 0xf8) == 0xf0 ? 4 :
+		                         0;
+		if (k > 0 && i + k <= n)
+			t = json_stringn(s + i, k);
+		if (t != NULL) {
+			memcpy(fixed + o, s + i, k);
+			o += k;
+			i += k;
+			json_decref(t);
+		} else {
+			memcpy(fixed + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(fixed, o);
+	free(fixed);
+	return j;
+}
+
 const char *
 sv_event_path_str(const json_t *obj, const char *path)
 {

@@ -91,6 +91,12 @@ json_t *sv_event_parse(const char *line, size_t len, struct sv_err *e);
  */
 json_t *sv_event_path(const json_t *obj, const char *path);
 
+/*
+ * A JSON string from a NUL-terminated string that may not be UTF-8: each
+ * byte of an invalid sequence becomes U+FFFD. New reference or NULL.
+ */
+json_t *sv_event_str_lossy(const char *s);
+
 /* The string at a dotted path, or NULL (borrowed). */
 const char *sv_event_path_str(const json_t *obj, const char *path);
 

@@ -1,0 +1,83 @@
+/*
+ * ircev: Twitch chat messages (parsed by lib/irc) mapped into the event
+ * envelope, field for field in the EventSub shape (DESIGN.md 2,
+ * twitch-protocols.md 5.6 and 5.7):
+ *
+ *   USERNOTICE raid            -> channel.raid
+ *   HOSTTARGET, NOTICE host_on,
+ *   jtv "is now hosting you"   -> channel.host
+ *   USERNOTICE sub             -> channel.subscribe
+ *   USERNOTICE resub           -> channel.subscription.message
+ *   USERNOTICE submysterygift  -> channel.subscription.gift (total N)
+ *   USERNOTICE subgift         -> channel.subscribe (is_gift) for the
+ *                                 recipient, plus channel.subscription.gift
+ *                                 (total 1) when not part of a mystery gift
+ *   PRIVMSG with bits          -> channel.cheer
+ *
+ * Fields IRC does not carry are left out. ids come from the `id` tag, or
+ * are a hash of the line; time from `tmi-sent-ts`, else now.
+ */
+#ifndef SV_IRCEV_H
+#define SV_IRCEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "irc.h"
+
+enum {
+	SV_IRCEV_HOST = 1 << 0,
+	SV_IRCEV_RAID = 1 << 1,
+	SV_IRCEV_SUB = 1 << 2, /* sub */
+	SV_IRCEV_RESUB = 1 << 3, /* resub */
+	SV_IRCEV_GIFT = 1 << 4, /* subgift, submysterygift */
+	SV_IRCEV_CHEER = 1 << 5,
+	SV_IRCEV_DEFAULT = SV_IRCEV_HOST | SV_IRCEV_RAID,
+	SV_IRCEV_ALL = 0x3f,
+};
+
+#define SV_IRCEV_GIFTS 64
+#define SV_IRCEV_HOSTS 16
+
+/* Mapping state: which events, and what earlier lines tell later ones. */
+struct sv_ircev {
+	unsigned events;
+	bool raw; /* add "raw": the line */
+
+	struct {
+		char origin[96]; /* msg-param-origin-id of a mystery gift */
+		long remaining; /* subgifts still expected */
+	} gifts[SV_IRCEV_GIFTS];
+
+	size_t gift_next;
+
+	struct {
+		char from[32], to[32];
+		time_t at;
+	} hosts[SV_IRCEV_HOSTS];
+
+	size_t host_next;
+};
+
+/* events: SV_IRCEV_* bits. */
+void sv_ircev_init(struct sv_ircev *c, unsigned events, bool raw);
+
+/*
+ * Parse "host,raid", "all", "sub,resub,gift,cheer" into *events.
+ * Returns 0, or -1 naming the bad word in *bad.
+ */
+int sv_ircev_parse_events(
+    const char *list, unsigned *events, const char **bad, size_t *badlen);
+
+/*
+ * Map one message (line is the raw line it was parsed from). Appends the
+ * resulting envelopes (0, 1 or 2) to the JSON array out. Returns how
+ * many, or -1 when memory ran out.
+ */
+int sv_ircev_map(struct sv_ircev *c, const struct sv_irc_msg *m,
+    const char *line, size_t len, json_t *out);
+
+#endif
