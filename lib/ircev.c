@@ -13,6 +13,11 @@
 #define ANON_GIFTER_ID "274598607"
 #define ANON_GIFTER_LOGIN "ananonymousgifter"
 
+struct event_name {
+	const char *name;
+	unsigned bit;
+};
+
 void
 sv_ircev_init(struct sv_ircev *c, unsigned events, bool raw)
 {
@@ -25,10 +30,7 @@ int
 sv_ircev_parse_events(
     const char *list, unsigned *events, const char **bad, size_t *badlen)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} names[] = {
+	static const struct event_name names[] = {
 		{ "host", SV_IRCEV_HOST },
 		{ "raid", SV_IRCEV_RAID },
 		{ "sub", SV_IRCEV_SUB },
@@ -143,6 +145,17 @@ set_user_tags(json_t *ev, const char *prefix, const struct sv_irc_msg *m)
 	(void)snprintf(key, sizeof(key), "%suser_name", prefix);
 	rc |= set_str(ev, key, sv_irc_tag(m, "display-name"));
 	return rc;
+}
+
+/* The acting user, or the three user fields null (EventSub's anonymous). */
+static int
+set_user_or_anon(json_t *ev, const struct sv_irc_msg *m, bool anon)
+{
+	if (!anon)
+		return set_user_tags(ev, "", m);
+	return json_object_set_new(ev, "user_id", json_null()) |
+	    json_object_set_new(ev, "user_login", json_null()) |
+	    json_object_set_new(ev, "user_name", json_null());
 }
 
 static int
@@ -398,13 +411,7 @@ map_gift(struct sv_ircev *c, const struct sv_irc_msg *m, long total,
 
 	if (ev == NULL)
 		return -1;
-	if (anon) {
-		rc |= json_object_set_new(ev, "user_id", json_null());
-		rc |= json_object_set_new(ev, "user_login", json_null());
-		rc |= json_object_set_new(ev, "user_name", json_null());
-	} else {
-		rc |= set_user_tags(ev, "", m);
-	}
+	rc |= set_user_or_anon(ev, m, anon);
 	rc |= set_broadcaster(ev, m);
 	rc |= set_int(ev, "total", total);
 	rc |= set_str(ev, "tier", tier_of(m));
@@ -573,13 +580,7 @@ map_cheer(struct sv_ircev *c, const struct sv_irc_msg *m, const char *line,
 	if (ev == NULL)
 		return -1;
 	rc |= json_object_set_new(ev, "is_anonymous", json_boolean(anon));
-	if (anon) {
-		rc |= json_object_set_new(ev, "user_id", json_null());
-		rc |= json_object_set_new(ev, "user_login", json_null());
-		rc |= json_object_set_new(ev, "user_name", json_null());
-	} else {
-		rc |= set_user_tags(ev, "", m);
-	}
+	rc |= set_user_or_anon(ev, m, anon);
 	rc |= set_broadcaster(ev, m);
 	rc |= set_str(ev, "message", sv_irc_param(m, m->nparams - 1));
 	rc |= set_int(ev, "bits", bits);

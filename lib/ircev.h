@@ -42,23 +42,26 @@ enum {
 #define SV_IRCEV_GIFTS 64
 #define SV_IRCEV_HOSTS 16
 
+/* A mystery gift whose subgifts are still to come. */
+struct sv_ircev_gift {
+	char origin[96]; /* msg-param-origin-id */
+	long remaining; /* subgifts still expected */
+};
+
+/* A host already reported (HOSTTARGET and NOTICE name the same one). */
+struct sv_ircev_host {
+	char from[32];
+	char to[32];
+	time_t at;
+};
+
 /* Mapping state: which events, and what earlier lines tell later ones. */
 struct sv_ircev {
 	unsigned events;
 	bool raw; /* add "raw": the line */
-
-	struct {
-		char origin[96]; /* msg-param-origin-id of a mystery gift */
-		long remaining; /* subgifts still expected */
-	} gifts[SV_IRCEV_GIFTS];
-
+	struct sv_ircev_gift gifts[SV_IRCEV_GIFTS];
 	size_t gift_next;
-
-	struct {
-		char from[32], to[32];
-		time_t at;
-	} hosts[SV_IRCEV_HOSTS];
-
+	struct sv_ircev_host hosts[SV_IRCEV_HOSTS];
 	size_t host_next;
 };
 

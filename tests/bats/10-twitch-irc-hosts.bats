@@ -135,3 +135,180 @@ golden() {
 	run -64 --separate-stderr twitch-irc-hosts --replay x --url ws://127.0.0.1:1/
 	run -64 --separate-stderr twitch-irc-hosts -c 0 chan
 }
+
+# ---- live: against tests/fakes/irc-server.py ---------------------------------
+
+# start_irc [fake options...]: the fake chat server as "irc"; IRC_URL is
+# its ws:// URL (wss:// when the options include --tls-cert).
+start_irc() {
+	local scheme=ws a
+	for a in "$@"; do
+		[ "$a" = --tls-cert ] && scheme=wss
+	done
+	start_bg irc "$PY" "$SV_FAKES/irc-server.py" --listen 127.0.0.1:0 \
+		--port-file "$BATS_TEST_TMPDIR/irc.port" --log "$BATS_TEST_TMPDIR/irc.log" "$@"
+	IRC_URL="$scheme://$(port_file_addr "$BATS_TEST_TMPDIR/irc.port")/"
+	[ "$scheme" = wss ] && IRC_URL="wss://localhost:${IRC_URL##*:}"
+	export IRC_URL
+}
+
+# irc_log JQ: what the fake saw, filtered.
+irc_log() {
+	jq -c "$@" "$BATS_TEST_TMPDIR/irc.log"
+}
+
+@test "live: anonymous login, CAP then NICK justinfan, JOIN, events" {
+	start_irc --replay "$FX/raids-hosts.txt"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 2 '#GlowCaster'
+	run -0 jq -s -c 'map(.event.from_broadcaster_user_login)' <<<"$output"
+	assert_output '["lanternfish","kazuki_plays"]'
+	run -0 irc_log -s '[.[] | select(.conn == 1 and .line) | .line]'
+	run -0 jq -e '.[0] == "CAP REQ :twitch.tv/tags twitch.tv/commands"
+	    and (.[1] | test("^NICK justinfan[0-9]+$")) and .[2] == "JOIN #glowcaster"
+	    and (map(select(startswith("PASS"))) | length == 0)' <<<"$output"
+}
+
+@test "live: TWITCH_TOKEN logs in as the token's login; the token never shows" {
+	load helpers/twitch
+	start_fake_twitch --user glowcaster_bot:600700800
+	tok=$(fake_token '{"login":"glowcaster_bot","scopes":["chat:read"]}')
+	export TWITCH_TOKEN
+	TWITCH_TOKEN=$(jq -r .access_token <<<"$tok")
+	start_irc --replay "$FX/raids-hosts.txt" --token "$TWITCH_TOKEN" --login glowcaster_bot
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 -vv glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -0 irc_log -s -r '[.[] | select(.line) | .line] | join("|")'
+	[[ "$output" == "CAP REQ :twitch.tv/tags twitch.tv/commands|PASS ***|NICK glowcaster_bot|JOIN #glowcaster"* ]] || fail "$output"
+	run -0 irc_log -s '[.[] | select(.pass_ok != null) | .pass_ok] == [true]'
+	assert_output true
+	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/stderr.txt"
+	assert_no_secret "$TWITCH_TOKEN" "$BATS_TEST_TMPDIR/stderr.txt" "$BATS_TEST_TMPDIR/irc.log"
+	[[ "$stderr" == *"PASS oauth:***"* ]] || fail "debug log should show a masked PASS"
+}
+
+@test "live: a refused login is exit 77 with a clear message" {
+	load helpers/twitch
+	start_fake_twitch --user glowcaster_bot:600700800
+	tok=$(fake_token '{"login":"glowcaster_bot"}')
+	export TWITCH_TOKEN
+	TWITCH_TOKEN=$(jq -r .access_token <<<"$tok")
+	start_irc --token "not-$TWITCH_TOKEN" --login glowcaster_bot
+	run -77 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" glowcaster
+	[[ "$stderr" == *"refused by the chat server: Login authentication failed"* ]] || fail "$stderr"
+	assert_equal "$output" ""
+}
+
+@test "live: PING is answered with PONG carrying the same parameter" {
+	start_irc --ping
+	start_bg hosts twitch-irc-hosts --url "$IRC_URL" glowcaster
+	wait_until 10 grep -q '"event": "pong"' "$BATS_TEST_TMPDIR/irc.log"
+	run -0 irc_log -s -r '[.[] | select(.line and (.line | startswith("PONG"))) | .line][0]'
+	assert_output "PONG tmi.twitch.tv"
+	stop_bg hosts
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0
+}
+
+@test "live: silence gets our own PING; no PONG means reconnect" {
+	start_irc
+	start_bg hosts twitch-irc-hosts --url "$IRC_URL" --ping-interval 0.5 glowcaster
+	wait_until 10 grep -q '"line": "PING tmi.twitch.tv"' "$BATS_TEST_TMPDIR/irc.log"
+	stop_bg hosts
+	run -0 irc_log -s '[.[] | select(.line == "PING tmi.twitch.tv")] | length > 0'
+}
+
+@test "live: several channels are joined and events of each come out" {
+	cat "$FX/raids-hosts.txt" >"$BATS_TEST_TMPDIR/both.txt"
+	sed 's/#glowcaster/#lanternfish/; s/room-id=512345678/room-id=31415926/' \
+		"$FX/raids-hosts.txt" | grep USERNOTICE | grep msg-id=raid | head -1 |
+		sed 's/id=2b3c4d5e-6f70-4819-a2b3-c4d5e6f70819/id=00000000-6f70-4819-a2b3-c4d5e6f70819/' >>"$BATS_TEST_TMPDIR/both.txt"
+	start_irc --replay "$BATS_TEST_TMPDIR/both.txt"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -e raid -c 3 glowcaster lanternfish
+	run -0 jq -s -c 'map(.event.to_broadcaster_user_login) | sort' <<<"$output"
+	assert_output '["glowcaster","glowcaster","lanternfish"]'
+	run -0 irc_log -s -r '[.[] | select(.line and (.line | startswith("JOIN"))) | .line][0]'
+	assert_output "JOIN #glowcaster,#lanternfish"
+}
+
+@test "live: RECONNECT opens a new connection, rejoins, drops the old; nothing lost or doubled" {
+	start_irc --replay "$FX/raids-hosts.txt" --reconnect-after 1
+	start_bg hosts twitch-irc-hosts --url "$IRC_URL" glowcaster
+	wait_until 15 grep -q '"conn": 2, "t": [0-9.]*}$\|"event": "replayed", "count": 8, "channels": \["glowcaster"\], "conn": 2' "$BATS_TEST_TMPDIR/irc.log"
+	wait_until 10 bash -c "grep -q '\"event\": \"closed\", \"conn\": 1' '$BATS_TEST_TMPDIR/irc.log'"
+	wait_lines "$BATS_TEST_TMPDIR/hosts.out" 5 10
+	stop_bg hosts
+	# both connections replayed everything: each event printed once
+	run -0 jq -s -c 'map(.id) | [length, (unique | length)]' "$BATS_TEST_TMPDIR/hosts.out"
+	assert_output '[5,5]'
+	run -0 irc_log -s -c '[.[] | select(.conn == 2 and .line) | .line][-1]'
+	assert_output '"JOIN #glowcaster"'
+}
+
+@test "live: a dropped connection (no close frame) is reconnected and rejoined" {
+	start_irc --replay "$FX/raids-hosts.txt" --drop-after 2
+	start_bg hosts twitch-irc-hosts --url "$IRC_URL" glowcaster
+	wait_lines "$BATS_TEST_TMPDIR/hosts.out" 5 15
+	stop_bg hosts
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0
+	run -0 jq -s -c 'map(.id) | [length, (unique | length)]' "$BATS_TEST_TMPDIR/hosts.out"
+	assert_output '[5,5]'
+	run -0 irc_log -s '[.[] | select(.line == "JOIN #glowcaster") | .conn] == [1,2]'
+	assert_output true
+	grep -q "connection 1: .*reconnecting in" "$BATS_TEST_TMPDIR/hosts.err" || fail "no reconnect logged"
+}
+
+@test "live: wss:// with the test CA through SSL_CERT_FILE; an unknown CA is refused" {
+	start_irc --replay "$FX/raids-hosts.txt" --tls-cert "$SV_CERTS/server.pem" --tls-key "$SV_CERTS/server.key"
+	run -0 --separate-stderr env SSL_CERT_FILE="$SV_CERTS/ca.pem" timeout 20 \
+		twitch-irc-hosts --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -69 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" --no-retry glowcaster
+	[[ "$stderr" == *"certificate"* ]] || fail "$stderr"
+}
+
+@test "live: malformed lines from the server are skipped, the rest goes on" {
+	{
+		printf '@only-tags\n'
+		printf 'BAD-COMMAND #glowcaster\n'
+		sed -n 5p "$FX/raids-hosts.txt"
+	} >"$BATS_TEST_TMPDIR/bad.txt"
+	# the fake replays lines whose 2nd word names the channel
+	printf '@x :tmi.twitch.tv #glowcaster\n' >>"$BATS_TEST_TMPDIR/bad.txt"
+	start_irc --replay "$BATS_TEST_TMPDIR/bad.txt" --batch 1
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	[[ "$stderr" == *"malformed line from the server"* ]] || fail "$stderr"
+}
+
+@test "live: JOINs are paced at 20 per window; over 100 channels opens a second connection" {
+	local chans=() i
+	for i in $(seq 1 105); do chans+=("chan$i"); done
+	start_irc
+	SERVITOR_IRC_JOIN_WINDOW_MS=700 start_bg hosts twitch-irc-hosts --url "$IRC_URL" "${chans[@]}"
+	wait_until 20 bash -c "jq -s -e '[.[] | select(.line and (.line | startswith(\"JOIN\"))) | .line | split(\",\") | length] | add == 105' '$BATS_TEST_TMPDIR/irc.log'"
+	stop_bg hosts
+	# never more than 20 channels per window, 100 on connection 1, 5 on 2
+	run -0 irc_log -s -c '[.[] | select(.line and (.line | startswith("JOIN")))] | map(.line | split(",") | length) | max'
+	assert_output 20
+	run -0 irc_log -s -c '[.[] | select(.line and (.line | startswith("JOIN")))] | group_by(.conn) | map(map(.line | split(",") | length) | add)'
+	assert_output '[100,5]'
+	run -0 irc_log -s -c '[.[] | select(.line and (.line | startswith("JOIN"))) | .t] | [.[0], .[1]] | .[1] - .[0] >= 0.6'
+	assert_output true
+}
+
+@test "live: --no-retry on an unreachable server is 69; SIGTERM is a clean 0" {
+	run -69 --separate-stderr timeout 20 twitch-irc-hosts --url ws://127.0.0.1:9/ --no-retry glowcaster
+	[[ "$stderr" == *"127.0.0.1"* ]] || fail "$stderr"
+	start_irc
+	start_bg hosts twitch-irc-hosts --url "$IRC_URL" glowcaster
+	wait_until 10 grep -q 'JOIN #glowcaster' "$BATS_TEST_TMPDIR/irc.log"
+	stop_bg hosts
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0
+	wait_until 5 grep -q '"event": "closed"' "$BATS_TEST_TMPDIR/irc.log"
+}
+
+@test "live: unreachable without --no-retry keeps retrying with backoff" {
+	start_bg hosts twitch-irc-hosts --url ws://127.0.0.1:9/ glowcaster
+	wait_until 10 bash -c "[ \$(grep -c 'reconnecting in' '$BATS_TEST_TMPDIR/hosts.err') -ge 3 ]"
+	stop_bg hosts
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0
+}
