@@ -702,7 +702,7 @@ run(const struct opts *o)
 	struct pub p;
 	bool input_done = false;
 	long deadline = 0;
-	int ex = 0;
+	int ex = 0, rc;
 
 	memset(&p, 0, sizeof(p));
 	p.o = o;
@@ -728,7 +728,10 @@ run(const struct opts *o)
 			break; /* what is left cannot go anywhere */
 		drain_notes(&p, &note);
 		if (!input_done) {
-			if (take_lines(&p, &in) != 0)
+			sv_amqp_cork(p.a, true);
+			rc = take_lines(&p, &in);
+			sv_amqp_cork(p.a, false);
+			if (rc != 0)
 				input_done = true;
 			else if ((sv_cli_stopping() || p.fatal != 0) &&
 			    !window_full(&p))

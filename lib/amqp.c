@@ -2,6 +2,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -687,6 +690,15 @@ sv_amqp_publish(struct sv_amqp *a, const char *exchange, const char *key,
 	    amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), mandatory, 0,
 	    &props, b);
 	return check_status(a, rc, e, "publish");
+}
+
+void
+sv_amqp_cork(struct sv_amqp *a, bool on)
+{
+	int fd = sv_amqp_fd(a), v = on ? 1 : 0;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
 }
 
 void

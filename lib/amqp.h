@@ -155,6 +155,13 @@ int sv_amqp_publish(struct sv_amqp *a, const char *exchange, const char *key,
     bool mandatory, const struct sv_amqp_props *p, const void *body, size_t len,
     struct sv_err *e);
 
+/*
+ * Hold back partial TCP segments (TCP_CORK) while on, so a batch of
+ * publishes leaves in full segments the broker reads in few calls; off
+ * sends what is held at once. Harmless when not connected.
+ */
+void sv_amqp_cork(struct sv_amqp *a, bool on);
+
 enum sv_amqp_note_kind {
 	SV_AMQP_NOTE_ACK,
 	SV_AMQP_NOTE_NACK,
