@@ -344,14 +344,14 @@ run(const struct opts *o)
 				goto lost;
 			continue;
 		}
-		/* Acknowledge in batches: when nothing more is buffered,
-		 * or half the prefetch window is written. */
-		if (s.unacked != 0 &&
-		    (!sv_amqp_pending(s.a) ||
-		        s.nunacked >= (o->prefetch + 1) / 2) &&
+		/* Acknowledge in batches (one basic.ack, multiple): each
+		 * half prefetch window, and when the queue goes quiet. */
+		if (s.nunacked >= (o->prefetch + 1) / 2 &&
 		    ack_written(&s, &e) < 0)
 			goto lost;
-		rc = sv_amqp_get(s.a, &d, 250, &e);
+		rc = sv_amqp_get(s.a, &d, s.unacked != 0 ? 20 : 250, &e);
+		if (rc == 0 && ack_written(&s, &e) < 0)
+			goto lost;
 		if (rc == 0)
 			continue;
 		if (rc < 0)

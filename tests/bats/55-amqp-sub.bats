@@ -55,7 +55,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 }
 
 @test "-c N: exits after N, the prefetched rest stays queued; --no-ack -c N loses it" {
-	local q
+	local q n
 	q=$(tname)
 	AMQP_CLEAN_QUEUES+=("$q")
 	lines 100 "$BATS_TEST_TMPDIR/in"
@@ -68,7 +68,9 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	run -0 --separate-stderr timeout 20 amqp-sub -q "$q" --no-declare --no-ack -c 10
 	assert_equal "${#lines[@]}" 10
 	wait_until 10 test "$(queue_consumers "$q")" = 0
-	assert_equal "$(queue_messages "$q")" 0
+	# what the broker had pushed beyond the 10 is gone
+	n=$(queue_messages "$q")
+	[ "$n" -lt 90 ] || fail "--no-ack lost nothing? $n left"
 }
 
 @test "a closed stdout stops without acknowledging the unwritten message, exit 0" {
