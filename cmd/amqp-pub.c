@@ -76,7 +76,7 @@ struct pub {
 	long last_rx; /* monotonic ms of the last input from the broker */
 	bool ever_connected;
 	bool dead; /* the broker cannot be had again (refused, --no-retry) */
-	unsigned long published, confirmed, republished, nacked, returned;
+	unsigned long accepted, confirmed, republished, nacked, returned;
 	int fatal; /* EX_* that ends the run after draining, else 0 */
 };
 
@@ -624,7 +624,7 @@ take_lines(struct pub *p, struct sv_event_input *in)
 		p->ring[(p->head + p->n) % p->o->window] = m;
 		p->n++;
 		p->bytes += len;
-		p->published++;
+		p->accepted++;
 		if (sv_amqp_connected(p->a) && p->npub == p->n - 1 &&
 		    publish(p, m, &e) < 0)
 			lost(p, &e);
@@ -688,9 +688,9 @@ wait_io(
 static void
 report(const struct pub *p, const struct sv_event_input *in)
 {
-	sv_log_info("%lu lines published, %lu confirmed, %lu republished, "
+	sv_log_info("%lu lines read, %lu confirmed, %lu republished, "
 	            "%lu nacked, %lu returned, %lu bad lines skipped",
-	    p->published, p->confirmed, p->republished, p->nacked, p->returned,
+	    p->accepted, p->confirmed, p->republished, p->nacked, p->returned,
 	    in->bad);
 }
 

@@ -37,6 +37,29 @@ teardown() {
 	run -0 jq -e -s 'length == 10 and all(.type == "stream.online")' "$BATS_TEST_TMPDIR/stream.out"
 }
 
+@test "message properties: application/json, persistent, message_id = id, type, timestamp" {
+	local q
+	q=$(tname)
+	new_exchange
+	durable_queue "$q" "$AMQP_X" '#'
+	run -0 timeout 20 amqp-pub -e "$AMQP_X" \
+		<<<$'{"id":"abc-1","type":"channel.raid","n":1}\n{"type":"stream.online"}'
+	run -0 --separate-stderr timeout 20 "$PY" "$SV_FAKES/amqp-peek.py" "$q"
+	jq -e --argjson now "$(date +%s)" '
+	  .properties.content_type == "application/json" and
+	  .properties.delivery_mode == 2 and
+	  .properties.message_id == "abc-1" and
+	  .properties.type == "channel.raid" and
+	  ((.properties.timestamp - $now) | fabs) < 120 and
+	  .routing_key == "channel.raid" and
+	  .body == "{\"id\":\"abc-1\",\"type\":\"channel.raid\",\"n\":1}"' <<<"$output" ||
+		fail "$output"
+	run -0 --separate-stderr timeout 20 "$PY" "$SV_FAKES/amqp-peek.py" "$q"
+	jq -e '(.properties | has("message_id") | not) and .properties.type == "stream.online"' \
+		<<<"$output" || fail "$output"
+	run -1 --separate-stderr timeout 20 "$PY" "$SV_FAKES/amqp-peek.py" "$q"
+}
+
 @test "-r KEY, -k dotted path, and the fallback key with a warning" {
 	new_exchange
 	start_sub fixed -e "$AMQP_X" -b fixed.key -c 1
