@@ -109,6 +109,19 @@ build/san/tests/%: build/san/tests/unit/%.o build/san/libservitor.a
 
 san: $(SAN_BINS) $(SAN_UNITS)
 
+# --- ws-broadcast embeds its built-in page: the overlay swaps the file ---
+PAGE = share/overlay/index.html
+build/gen/ws-broadcast-page.c: $(PAGE) scripts/embed
+	@mkdir -p $(@D)
+	scripts/embed ws_broadcast_page $(PAGE) >$@
+build/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+build/san/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+bin/ws-broadcast: build/gen/ws-broadcast-page.o
+build/san/bin/ws-broadcast: build/san/gen/ws-broadcast-page.o
+
 # --- tests ---
 SAN_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -157,6 +170,7 @@ lint:
 	mandoc -Tlint -Wwarning $(MANS1) $(MANS7)
 	@if command -v shellcheck >/dev/null; then \
 	    shellcheck scripts/install-deps scripts/run-tests scripts/demo \
+		scripts/embed scripts/bench/*/run \
 		scripts/*.sh tests/bats/helpers/*.bash; \
 	else echo "lint: shellcheck not installed, skipped"; fi
 

@@ -1,9 +1,12 @@
 /* event: envelope building and NDJSON input/output; see event.h. */
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -120,7 +123,7 @@ digits(const char *s, int n, int *v)
 }
 
 int
-sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
+sv_event_time_parse(const char *s, struct timespec *out)
 {
 	int Y, M, D, h, m, sec, oh, om, sign;
 	long nsec = 0, scale = 100000000L;
@@ -170,6 +173,17 @@ sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
 	if (*p != '\0')
 		return -1;
 	ts.tv_nsec = nsec;
+	*out = ts;
+	return 0;
+}
+
+int
+sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN])
+{
+	struct timespec ts;
+
+	if (sv_event_time_parse(s, &ts) < 0)
+		return -1;
 	format_time(&ts, 3, out);
 	return 0;
 }
@@ -196,6 +210,42 @@ sv_event_new(const char *id, const char *type, const char *version,
 	return o;
 }
 
+/*
+ * Write the record and its newline with writev(2), finishing partial
+ * writes and retrying EINTR: a signal (SIGTERM while a slow reader holds
+ * us) must not cut a line in half or turn into an I/O error. Whatever
+ * stdio still buffers for `out` goes first, so order is kept.
+ */
+static int
+write_record(int fd, const char *p, size_t len)
+{
+	struct iovec iov[2];
+	int n = 2, i = 0;
+	ssize_t w;
+
+	iov[0].iov_base = (void *)(uintptr_t)p;
+	iov[0].iov_len = len;
+	iov[1].iov_base = (void *)(uintptr_t) "\n";
+	iov[1].iov_len = 1;
+	while (i < n) {
+		w = writev(fd, iov + i, n - i);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (i < n && (size_t)w >= iov[i].iov_len) {
+			w -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			iov[i].iov_base = (char *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 static int
 write_locked(FILE *out, const char *p, size_t len, struct sv_err *e)
 {
@@ -203,8 +253,7 @@ write_locked(FILE *out, const char *p, size_t len, struct sv_err *e)
 
 	pthread_mutex_lock(&write_lock);
 	errno = 0;
-	if (fwrite(p, 1, len, out) != len || putc('\n', out) == EOF ||
-	    fflush(out) == EOF)
+	if (fflush(out) == EOF || write_record(fileno(out), p, len) < 0)
 		rc = -1;
 	if (rc < 0) {
 		if (errno == EPIPE) {

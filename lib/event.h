@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -59,6 +60,12 @@ void sv_event_time_from_ms(int64_t ms, char out[SV_EVENT_TIME_LEN]);
  * Returns 0, or -1 if s is not such a time.
  */
 int sv_event_time_normalize(const char *s, char out[SV_EVENT_TIME_LEN]);
+
+/*
+ * Parse the same RFC 3339 times into seconds and nanoseconds since the
+ * epoch (UTC). Returns 0, or -1 if s is not such a time (out untouched).
+ */
+int sv_event_time_parse(const char *s, struct timespec *out);
 
 /*
  * Write one record: compact JSON, "\n", flush. Returns 0; or -1 with

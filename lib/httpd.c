@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -20,6 +22,9 @@ struct sv_httpd {
 	sv_httpd_fn *fn;
 	void *arg;
 	size_t max_body;
+	long timeout_ms;
+	atomic_ulong too_large, too_slow;
+	atomic_uint active; /* requests between headers and completion */
 	char addr[80];
 	char *cert, *key;
 };
@@ -28,7 +33,17 @@ struct sv_httpd {
 struct pending {
 	struct sv_buf body;
 	int too_large;
+	long start_ms; /* when the headers were complete */
 };
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static char *
 slurp(const char *path, struct sv_err *e)
@@ -109,7 +124,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (p == NULL)
 			return MHD_NO;
 		sv_buf_init(&p->body);
+		p->start_ms = now_ms();
 		*con_cls = p;
+		atomic_fetch_add(&d->active, 1);
 		cl = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > d->max_body)
@@ -117,18 +134,36 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (!p->too_large)
 			return MHD_YES; /* called again with the body */
 	}
-	if (*upload_size > 0 && !p->too_large) {
-		if (p->body.len + *upload_size > d->max_body ||
-		    sv_buf_append(&p->body, upload_data, *upload_size) < 0)
-			p->too_large = 1;
-		else {
+	if (*upload_size > 0) {
+		if (now_ms() - p->start_ms > d->timeout_ms) {
+			/* MHD's timeout is for idle connections; a client
+			 * that drips its body a byte at a time meets this
+			 * whole-request deadline of the same length. MHD
+			 * 0.9.75 cannot answer in the middle of a body, so
+			 * the connection is closed without a 408. */
+			atomic_fetch_add(&d->too_slow, 1);
+			sv_log_debug("httpd: request body too slow, closed");
+			return MHD_NO;
+		}
+		if (!p->too_large &&
+		    p->body.len + *upload_size <= d->max_body &&
+		    sv_buf_append(&p->body, upload_data, *upload_size) == 0) {
 			*upload_size = 0;
 			return MHD_YES;
 		}
+		/* Over the cap without a Content-Length (chunked): drop
+		 * what comes, within the deadline, and answer 413 at the
+		 * end (0.9.75 cannot answer earlier). */
+		if (!p->too_large)
+			sv_buf_fini(&p->body);
+		p->too_large = 1;
+		*upload_size = 0;
+		return MHD_YES;
 	}
 	memset(&rs, 0, sizeof(rs));
 	sv_buf_init(&rs.body);
 	if (p->too_large) {
+		atomic_fetch_add(&d->too_large, 1);
 		/* Answer at once; MHD closes the connection after it, so a
 		 * hostile client cannot make us read an endless body. */
 		*upload_size = 0;
@@ -152,9 +187,9 @@ static void
 on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode why)
 {
+	struct sv_httpd *d = cls;
 	struct pending *p = *con_cls;
 
-	(void)cls;
 	(void)c;
 	(void)why;
 	if (p == NULL)
@@ -162,6 +197,7 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	sv_buf_fini(&p->body);
 	free(p);
 	*con_cls = NULL;
+	atomic_fetch_sub(&d->active, 1);
 }
 
 struct sv_httpd *
@@ -169,7 +205,9 @@ sv_httpd_start(
     const struct sv_httpd_opts *o, sv_httpd_fn *fn, void *arg, struct sv_err *e)
 {
 	struct sv_httpd *d;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* ITC lets sv_httpd_stop() quiesce the listening socket. */
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	int fd;
 
 	d = calloc(1, sizeof(*d));
@@ -180,6 +218,7 @@ sv_httpd_start(
 	d->fn = fn;
 	d->arg = arg;
 	d->max_body = o->max_body != 0 ? o->max_body : 64 * 1024;
+	d->timeout_ms = 1000L * (o->timeout_s != 0 ? o->timeout_s : 10);
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		sv_err_set(
 		    e, EX_USAGE, "TLS needs both a certificate and a key");
@@ -205,6 +244,8 @@ sv_httpd_start(
 	    (unsigned)(o->conn_limit != 0 ? o->conn_limit : 256),
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)(o->timeout_s != 0 ? o->timeout_s : 10),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)(o->conn_memory != 0 ? o->conn_memory : 32 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, d, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_log, d, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)(o->threads > 1 ? o->threads : 0),
@@ -230,10 +271,24 @@ fail:
 void
 sv_httpd_stop(struct sv_httpd *d)
 {
+	struct timespec pause = { 0, 5 * 1000000L };
+	long deadline;
+	int fd;
+
 	if (d == NULL)
 		return;
-	if (d->mhd != NULL)
+	if (d->mhd != NULL) {
+		/* Accept nothing new, and let requests whose handler ran
+		 * send their answer: MHD_stop_daemon() alone would cut a
+		 * queued 2xx, and the client would send the message again. */
+		fd = MHD_quiesce_daemon(d->mhd);
+		if (fd >= 0)
+			close(fd);
+		deadline = now_ms() + d->timeout_ms;
+		while (atomic_load(&d->active) > 0 && now_ms() < deadline)
+			nanosleep(&pause, NULL);
 		MHD_stop_daemon(d->mhd);
+	}
 	if (d->key != NULL) {
 		explicit_bzero(d->key, strlen(d->key));
 		free(d->key);
@@ -246,6 +301,18 @@ const char *
 sv_httpd_addr(const struct sv_httpd *d)
 {
 	return d->addr;
+}
+
+unsigned long
+sv_httpd_count_too_large(const struct sv_httpd *d)
+{
+	return atomic_load(&d->too_large);
+}
+
+unsigned long
+sv_httpd_count_too_slow(const struct sv_httpd *d)
+{
+	return atomic_load(&d->too_slow);
 }
 
 const char *

@@ -4,8 +4,9 @@
  *
  * The server listens on an "ADDR:PORT" spec (port 0: the kernel picks,
  * and --port-file tells), accumulates each request body up to a cap (413
- * past it, answered at once), and calls one handler per complete request
- * from MHD's thread(s). The handler fills a response; httpd sends it.
+ * past it) and a deadline (closed past it), and calls one handler per
+ * complete request from MHD's thread(s). The handler fills a response; httpd
+ * sends it.
  */
 #ifndef SV_HTTPD_H
 #define SV_HTTPD_H
@@ -23,8 +24,11 @@ struct sv_httpd_opts {
 	const char *port_file; /* write the bound address here, or NULL */
 	size_t max_body; /* bytes; 0 means 64 KiB */
 	unsigned conn_limit; /* 0 means 256 */
-	unsigned timeout_s; /* idle connection timeout; 0 means 10 */
+	unsigned timeout_s; /* idle connection timeout, and the deadline for
+	                       a request body; 0 means 10 */
 	unsigned threads; /* thread pool size; 0 or 1: one thread */
+	size_t conn_memory; /* MHD's memory per connection (headers and read
+	                       buffer, zeroed for each request); 0: 32 KiB */
 	const char *tls_cert; /* PEM file paths for HTTPS, or NULL */
 	const char *tls_key;
 };
@@ -60,11 +64,22 @@ typedef void sv_httpd_fn(
 struct sv_httpd *sv_httpd_start(const struct sv_httpd_opts *o, sv_httpd_fn *fn,
     void *arg, struct sv_err *e);
 
-/* Stop accepting, finish and close connections, free. NULL is a no-op. */
+/*
+ * Stop accepting, wait (up to timeout_s) for requests in progress to be
+ * answered, close every connection, free. NULL is a no-op.
+ */
 void sv_httpd_stop(struct sv_httpd *d);
 
 /* The bound address ("127.0.0.1:8081"), for logs. */
 const char *sv_httpd_addr(const struct sv_httpd *d);
+
+/*
+ * Requests refused by httpd itself, for health counters: 413 (body over
+ * max_body) and closed (body not complete within timeout_s; libmicrohttpd
+ * 0.9.75 cannot answer before the body is complete). Thread-safe.
+ */
+unsigned long sv_httpd_count_too_large(const struct sv_httpd *d);
+unsigned long sv_httpd_count_too_slow(const struct sv_httpd *d);
 
 /* A request header (case-insensitive) or query argument, or NULL. */
 const char *sv_httpd_header(const struct sv_httpd_req *rq, const char *name);

@@ -4,13 +4,17 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -163,4 +167,131 @@ sv_net_set_nonblock(int fd, int on)
 		return -1;
 	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl);
+}
+
+long long
+sv_net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+sv_net_wait(int fd, short events, long timeout_ms)
+{
+	struct pollfd p;
+	int rc;
+
+	p.fd = fd;
+	p.events = events;
+	p.revents = 0;
+	if (timeout_ms > INT32_MAX)
+		timeout_ms = INT32_MAX;
+	rc = poll(&p, 1, timeout_ms < 0 ? -1 : (int)timeout_ms);
+	if (rc <= 0)
+		return rc;
+	return p.revents != 0 ? p.revents : POLLERR;
+}
+
+/* One non-blocking connect to ai within timeout_ms: the fd, or -1 with
+ * errno set (ETIMEDOUT when the time ran out). */
+static int
+connect_one(const struct addrinfo *ai, long timeout_ms)
+{
+	int fd, err = 0, rc;
+	socklen_t el = sizeof(err);
+	long long end;
+
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS)
+		goto fail;
+	end = sv_net_now_ms() + timeout_ms;
+	for (;;) {
+		rc = sv_net_wait(fd, POLLOUT, end - sv_net_now_ms());
+		if (rc > 0)
+			break;
+		if (rc == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if (errno != EINTR)
+			goto fail;
+		if (sv_net_now_ms() >= end) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		goto fail;
+	if (err != 0) {
+		errno = err;
+		goto fail;
+	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+int
+sv_net_connect(
+    const char *host, const char *port, long timeout_ms, struct sv_err *e)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int fd = -1, rc, one = 1, saved = ETIMEDOUT;
+	unsigned left = 0;
+	long long end;
+	long share;
+
+	if (timeout_ms <= 0)
+		timeout_ms = 10000;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc == EAI_NONAME) {
+		/* AI_ADDRCONFIG hides ::1 on hosts with only loopback v6 */
+		hints.ai_flags = 0;
+		rc = getaddrinfo(host, port, &hints, &res);
+	}
+	if (rc != 0)
+		return sv_err_set(e, EX_UNAVAILABLE, "connect %s port %s: %s",
+		    host, port,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		left++;
+	end = sv_net_now_ms() + timeout_ms;
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next, left--) {
+		share = (long)(end - sv_net_now_ms());
+		if (share <= 0)
+			break;
+		/* a fair share, but at least 1 s when there is that much */
+		if (left > 1 && share / (long)left > 1000)
+			share /= (long)left;
+		else if (left > 1 && share > 1000)
+			share = 1000;
+		fd = connect_one(ai, share);
+		if (fd < 0)
+			saved = errno;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return sv_err_set(e,
+		    saved == EMFILE || saved == ENFILE || saved == ENOMEM ||
+		            saved == ENOBUFS ?
+		        EX_OSERR :
+		        EX_UNAVAILABLE,
+		    "connect %s port %s: %s", host, port, strerror(saved));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
 }

@@ -40,4 +40,31 @@ int sv_net_write_port_file(const char *path, int fd, struct sv_err *e);
 /* O_NONBLOCK on or off. 0 or -1. */
 int sv_net_set_nonblock(int fd, int on);
 
+/*
+ * A TCP connection to host (a name, an IPv4 address, or an IPv6 address
+ * without brackets) and port (a number or a service name), trying every
+ * address getaddrinfo() gives (IPv6 and IPv4) in order until one
+ * answers. timeout_ms bounds the whole attempt after name resolution
+ * (each address gets a fair share of what is left, so one black hole
+ * does not eat it all); 0 means 10 s. Name resolution itself is blocking
+ * and bounded only by the resolver's own timeouts.
+ *
+ * Returns a connected socket that is non-blocking, close-on-exec and has
+ * TCP_NODELAY set; or -1 with e set: EX_UNAVAILABLE (name not found,
+ * refused, unreachable, timed out) or EX_OSERR (no socket). Thread-safe.
+ */
+int sv_net_connect(
+    const char *host, const char *port, long timeout_ms, struct sv_err *e);
+
+/*
+ * Wait until fd is ready for `events` (POLLIN/POLLOUT) or timeout_ms
+ * passes (-1: forever). Returns the revents (> 0), 0 on timeout, -1 on
+ * error; EINTR is returned as -1 with errno EINTR so callers can check
+ * their stop flag.
+ */
+int sv_net_wait(int fd, short events, long timeout_ms);
+
+/* Milliseconds on CLOCK_MONOTONIC, for deadlines. */
+long long sv_net_now_ms(void);
+
 #endif

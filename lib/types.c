@@ -50,3 +50,30 @@ sv_types_all(size_t *n)
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;
 }
+
+json_t *
+sv_types_condition(
+    const struct sv_type *t, const char *broadcaster_id, const char *user_id)
+{
+	if (user_id == NULL)
+		user_id = broadcaster_id;
+	if (broadcaster_id == NULL)
+		return NULL;
+	switch (t != NULL ? t->cond : SV_COND_BROADCASTER) {
+	case SV_COND_BROADCASTER:
+		return json_pack(
+		    "{s:s}", "broadcaster_user_id", broadcaster_id);
+	case SV_COND_BROADCASTER_MOD:
+		return json_pack("{s:s,s:s}", "broadcaster_user_id",
+		    broadcaster_id, "moderator_user_id", user_id);
+	case SV_COND_TO_BROADCASTER:
+		return json_pack(
+		    "{s:s}", "to_broadcaster_user_id", broadcaster_id);
+	case SV_COND_BROADCASTER_USER:
+		return json_pack("{s:s,s:s}", "broadcaster_user_id",
+		    broadcaster_id, "user_id", user_id);
+	case SV_COND_NONE:
+	default:
+		return NULL;
+	}
+}

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 enum sv_cond {
 	SV_COND_BROADCASTER, /* broadcaster_user_id */
 	SV_COND_BROADCASTER_MOD, /* broadcaster_user_id, moderator_user_id */
@@ -32,5 +34,19 @@ const struct sv_type *sv_types_find(const char *name);
 
 /* The whole table; *n receives its length. */
 const struct sv_type *sv_types_all(size_t *n);
+
+/*
+ * The condition object a subscription of type t needs (section 3.0):
+ * broadcaster_id is the channel's user id; user_id fills the second id
+ * some types need (moderator_user_id of channel.follow, user_id of
+ * channel.chat.notification): the token's user with a user token, else
+ * the broadcaster itself (NULL means broadcaster_id). channel.raid gets
+ * to_broadcaster_user_id (raids into the channel, the alert case). For
+ * a type not in the table (t NULL) it is {"broadcaster_user_id":..}.
+ * Returns a new reference; NULL when out of memory or when t is not an
+ * EventSub type (channel.host).
+ */
+json_t *sv_types_condition(
+    const struct sv_type *t, const char *broadcaster_id, const char *user_id);
 
 #endif

@@ -183,3 +183,174 @@ envelope_ok() {
 	assert_line --partial $'channel.host\t1\thost'
 	assert_equal "${#lines[@]}" 10
 }
+
+# --- --webhook: deliveries as Twitch sends them, checked by a fake
+# receiver in Python (tests/fakes/webhook-sink.py) and by openssl.
+
+SECRET=s3rvitor-test-secret
+
+# start_sink ARGS...: the fake receiver; sets URL. Requests land in
+# $BATS_TEST_TMPDIR/sink.log, one JSON object per line.
+start_sink() {
+	export TWITCH_EVENTSUB_SECRET=$SECRET
+	rm -f "$BATS_TEST_TMPDIR/sink.port" "$BATS_TEST_TMPDIR/sink.log"
+	start_bg sink "$PY" "$SV_FAKES/webhook-sink.py" --listen 127.0.0.1:0 \
+		--port-file "$BATS_TEST_TMPDIR/sink.port" --log "$BATS_TEST_TMPDIR/sink.log" "$@"
+	URL="http://$(port_file_addr "$BATS_TEST_TMPDIR/sink.port")/eventsub"
+}
+
+# sink_req N: the Nth request the sink received.
+sink_req() {
+	sed -n "${1}p" "$BATS_TEST_TMPDIR/sink.log"
+}
+
+@test "--webhook: a notification with every Twitch header, signed as Twitch signs" {
+	start_sink
+	run -0 --separate-stderr timeout 20 twitch-trigger follow --user pixelpanda -w "$URL"
+	assert_equal "$output" ""
+	req=$(sink_req 1)
+	run -0 jq -e '.signature_ok and .path == "/eventsub" and
+	  .headers["Content-Type"] == "application/json" and
+	  (.headers["Twitch-Eventsub-Message-Id"] | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")) and
+	  .headers["Twitch-Eventsub-Message-Retry"] == "0" and
+	  .headers["Twitch-Eventsub-Message-Type"] == "notification" and
+	  (.headers["Twitch-Eventsub-Message-Timestamp"] | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{9}Z$")) and
+	  .headers["Twitch-Eventsub-Subscription-Type"] == "channel.follow" and
+	  .headers["Twitch-Eventsub-Subscription-Version"] == "2"' <<<"$req"
+	# the signature, recomputed by openssl over id, timestamp and body
+	id=$(jq -r '.headers["Twitch-Eventsub-Message-Id"]' <<<"$req")
+	ts=$(jq -r '.headers["Twitch-Eventsub-Message-Timestamp"]' <<<"$req")
+	jq -j .body <<<"$req" >"$BATS_TEST_TMPDIR/body"
+	want=$(printf '%s%s' "$id" "$ts" | cat - "$BATS_TEST_TMPDIR/body" |
+		openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+	assert_equal "$(jq -r '.headers["Twitch-Eventsub-Message-Signature"]' <<<"$req")" "sha256=$want"
+	# the body: the subscription, its condition from the event, the event
+	run -0 jq -e --arg url "$URL" '
+	  keys_unsorted == ["subscription","event"] and
+	  (.subscription | keys_unsorted == ["id","status","type","version","condition","transport","created_at","cost"]) and
+	  .subscription.status == "enabled" and .subscription.type == "channel.follow" and
+	  .subscription.version == "2" and .subscription.cost == 0 and
+	  .subscription.condition == {"broadcaster_user_id": .event.broadcaster_user_id,
+	                              "moderator_user_id": .event.broadcaster_user_id} and
+	  .subscription.transport == {"method":"webhook","callback":$url} and
+	  .event.user_login == "pixelpanda" and (.event.followed_at | type == "string")' "$BATS_TEST_TMPDIR/body"
+}
+
+@test "--webhook: the condition each type needs; --random skips channel.host" {
+	start_sink
+	run -0 timeout 20 twitch-trigger raid -w "$URL"
+	run -0 jq -e '.body | fromjson | .subscription.condition ==
+	  {"to_broadcaster_user_id": .event.to_broadcaster_user_id}' <<<"$(sink_req 1)"
+	run -0 timeout 20 twitch-trigger cheer -w "$URL"
+	run -0 jq -e '.body | fromjson | .subscription.condition ==
+	  {"broadcaster_user_id": .event.broadcaster_user_id}' <<<"$(sink_req 2)"
+	run -0 timeout 60 twitch-trigger --random --seed 3 -c 40 -w "$URL"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/sink.log")" 42
+	run -0 jq -e -s 'all(.[]; .signature_ok) and
+	  ([.[].headers["Twitch-Eventsub-Message-Id"]] | unique | length) == 42 and
+	  all(.[]; .headers["Twitch-Eventsub-Subscription-Type"] != "channel.host")' "$BATS_TEST_TMPDIR/sink.log"
+	run -64 --separate-stderr twitch-trigger host -w "$URL"
+	[[ "$stderr" == *"not an EventSub type"* ]] || fail "$stderr"
+}
+
+@test "--verify: a signed challenge, and the answer checked as Twitch does" {
+	start_sink
+	run -0 timeout 20 twitch-trigger stream.online --verify -w "$URL"
+	req=$(sink_req 1)
+	run -0 jq -e '.signature_ok and
+	  .headers["Twitch-Eventsub-Message-Type"] == "webhook_callback_verification" and
+	  (.body | fromjson | keys_unsorted == ["challenge","subscription"] and
+	   .subscription.status == "webhook_callback_verification_pending" and
+	   .subscription.type == "stream.online" and (.challenge | length) > 10)' <<<"$req"
+	stop_bg sink
+	start_sink --challenge wrong
+	run -76 --separate-stderr timeout 20 twitch-trigger stream.online --verify -w "$URL"
+	[[ "$stderr" == *"answered the challenge"*"with"* ]] || fail "$stderr"
+	stop_bg sink
+	start_sink --challenge json
+	run -76 --separate-stderr timeout 20 twitch-trigger stream.online --verify -w "$URL"
+	[[ "$stderr" == *"not as text/plain"* ]] || fail "$stderr"
+}
+
+@test "--revoke: a revocation with its status and no event" {
+	start_sink
+	run -0 timeout 20 twitch-trigger cheer --revoke authorization_revoked -w "$URL"
+	run -0 jq -e '.signature_ok and .headers["Twitch-Eventsub-Message-Type"] == "revocation" and
+	  (.body | fromjson | keys_unsorted == ["subscription"] and
+	   .subscription.status == "authorization_revoked" and .subscription.type == "channel.cheer")' <<<"$(sink_req 1)"
+}
+
+@test "--webhook: 429/503 retried with the same id; other answers end with their code" {
+	start_sink --fail-first 2
+	run -0 timeout 20 twitch-trigger follow -w "$URL"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/sink.log")" 3
+	run -0 jq -e -s '([.[].headers["Twitch-Eventsub-Message-Id"]] | unique | length) == 1 and
+	  [.[].headers["Twitch-Eventsub-Message-Retry"]] == ["0","1","2"] and all(.[]; .signature_ok)' \
+	    "$BATS_TEST_TMPDIR/sink.log"
+	stop_bg sink
+	start_sink --fail-first 100
+	run -69 --separate-stderr timeout 20 twitch-trigger follow -w "$URL"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/sink.log")" 5
+	stop_bg sink
+	start_sink --status 500
+	run -69 --separate-stderr timeout 20 twitch-trigger follow -w "$URL"
+	[[ "$stderr" == *"answered 500"* ]] || fail "$stderr"
+	stop_bg sink
+	start_sink --status 400
+	run -76 --separate-stderr timeout 20 twitch-trigger follow -w "$URL"
+	# the receiver knows another secret: 403, 77
+	TWITCH_EVENTSUB_SECRET=not-the-same-secret run -77 --separate-stderr timeout 20 twitch-trigger follow -w "$URL"
+	[[ "$stderr" == *"answered 403"* ]] || fail "$stderr"
+	assert_no_secret not-the-same-secret <(echo "$stderr")
+	# nobody listening: 69 at once
+	run -69 --separate-stderr timeout 20 twitch-trigger follow -w http://127.0.0.1:9/eventsub
+}
+
+@test "--webhook: the secret from the environment or --secret-file, else 78" {
+	start_sink
+	unset TWITCH_EVENTSUB_SECRET
+	run -78 --separate-stderr timeout 10 twitch-trigger follow -w "$URL"
+	[[ "$stderr" == *"no secret"* ]] || fail "$stderr"
+	run -78 --separate-stderr env TWITCH_EVENTSUB_SECRET=short timeout 10 twitch-trigger follow -w "$URL"
+	run -66 --separate-stderr timeout 10 twitch-trigger follow -w "$URL" --secret-file "$BATS_TEST_TMPDIR/none"
+	printf '%s\n' "$SECRET" >"$BATS_TEST_TMPDIR/secret"
+	run -0 --separate-stderr timeout 10 twitch-trigger follow -w "$URL" --secret-file "$BATS_TEST_TMPDIR/secret"
+	run -0 jq -e .signature_ok <<<"$(sink_req 1)"
+}
+
+@test "--webhook over TLS: the CA of SSL_CERT_FILE is trusted, others are not" {
+	start_sink --cert "$SV_CERTS/server.pem" --key "$SV_CERTS/server.key"
+	URL="https://localhost:${URL#http://127.0.0.1:}"
+	run -0 env SSL_CERT_FILE="$SV_CERTS/ca.pem" timeout 20 twitch-trigger follow -w "$URL"
+	run -69 --separate-stderr timeout 20 twitch-trigger follow -w "$URL"
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/sink.log")" 1
+}
+
+@test "--webhook options: misuse is exit 64" {
+	run -64 --separate-stderr twitch-trigger follow --verify
+	[[ "$stderr" == *"need --webhook"* ]] || fail "$stderr"
+	run -64 --separate-stderr twitch-trigger follow --revoke user_removed
+	run -64 --separate-stderr twitch-trigger follow --secret-file /dev/null
+	run -64 --separate-stderr twitch-trigger follow -w http://x/ --verify --revoke user_removed
+	run -64 --separate-stderr twitch-trigger follow -w ftp://x/
+	run -64 --separate-stderr twitch-trigger follow -w http://x/ --revoke 'Not A Status'
+}
+
+@test "SIGTERM while blocked on a slow reader: no half line, exit 0" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	start_bg reader cat "$BATS_TEST_TMPDIR/fifo"
+	start_bg trig bash -c 'exec twitch-trigger --random --count 1000000 >"$1"' _ "$BATS_TEST_TMPDIR/fifo"
+	# let the reader open the FIFO and read a little, then freeze it so
+	# the writer blocks in the kernel on the full pipe
+	wait_file "$BATS_TEST_TMPDIR/reader.out" 10
+	kill -STOP "$(bg_pid reader)"
+	wait_until 10 grep -q pipe_write "/proc/$(bg_pid trig)/wchan" ||
+		fail "twitch-trigger never blocked on the pipe"
+	kill -TERM "$(bg_pid trig)"
+	kill -CONT "$(bg_pid reader)"
+	wait_bg trig 10 || true
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/trig.status")" 0
+	stop_bg reader
+	assert_ndjson "$BATS_TEST_TMPDIR/reader.out"
+	[ ! -s "$BATS_TEST_TMPDIR/trig.err" ] || fail "$(cat "$BATS_TEST_TMPDIR/trig.err")"
+}

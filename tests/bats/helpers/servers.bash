@@ -48,15 +48,20 @@ stop_bg() {
 		done
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
-	status=$?
+	# (not `wait; status=$?`: under bats' errexit a non-zero exit
+	# status would end the test right here)
+	status=0
+	wait "$pid" 2>/dev/null || status=$?
 	echo "$status" >"$BATS_TEST_TMPDIR/$name.status"
 	rm -f "$BATS_TEST_TMPDIR/$name.pid"
 	return 0
 }
 
 # wait_bg NAME [SECONDS]: wait for NAME to exit by itself; its status is
-# returned and left in NAME.status. A timeout kills it and returns 124.
+# left in NAME.status and returned (so under errexit call it as
+# `wait_bg NAME || true` and read NAME.status; not through `run`, whose
+# subshell cannot wait for the test shell's children).
+# A timeout kills it and returns 124.
 wait_bg() {
 	local name=$1 secs=${2:-10} pid status
 	pid=$(bg_pid "$name")
@@ -64,8 +69,8 @@ wait_bg() {
 		stop_bg "$name" KILL
 		return 124
 	fi
-	wait "$pid" 2>/dev/null
-	status=$?
+	status=0
+	wait "$pid" 2>/dev/null || status=$?
 	echo "$status" >"$BATS_TEST_TMPDIR/$name.status"
 	rm -f "$BATS_TEST_TMPDIR/$name.pid"
 	return "$status"

@@ -1,0 +1,1478 @@
+/*
+ * ws-broadcast: a WebSocket server that sends every event line read from
+ * stdin, as one text message, to every connected client whose filter
+ * matches (?types=, ?channel=). It also serves the overlay page (GET /),
+ * a directory (--static), and GET /healthz.
+ *
+ * One thread, one epoll loop. HTTP is handled here with lib/ws's head
+ * parser: every request gets one answer and the connection is closed,
+ * except upgrades, which become lib/ws server sessions. Each event is
+ * framed once and the same bytes are queued on every client, so a slow
+ * client costs memory only up to --max-queue and never delays the others.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "dedupe.h"
+#include "err.h"
+#include "event.h"
+#include "log.h"
+#include "net.h"
+#include "types.h"
+#include "ws.h"
+
+/* The built-in page, generated from share/overlay/index.html. */
+extern const unsigned char ws_broadcast_page[];
+extern const size_t ws_broadcast_page_len;
+
+#define MAX_ORIGINS 32
+#define MAX_PENDING_HTTP 512 /* connections still in their HTTP phase */
+#define HTTP_TIMEOUT_MS 10000 /* to send a whole request head */
+#define LINGER_MS 2000 /* reading what follows an answer before close */
+#define CLOSE_TIMEOUT_MS 5000 /* for a client to answer our close */
+#define LOOP_CAP_MS 250 /* bounds the stop-flag check window */
+#define FILE_LINES_PER_ROUND 256 /* stdin from a file: lines per round */
+
+struct opts {
+	const char *listen;
+	const char *port_file;
+	unsigned long replay;
+	unsigned long dedupe;
+	const char *token_file;
+	const char *origins[MAX_ORIGINS];
+	size_t norigins;
+	const char *static_dir;
+	unsigned long max_queue;
+	long ping_ms;
+	bool keep_open;
+	bool strict;
+};
+
+enum kind { K_LISTEN, K_STDIN, K_HTTP, K_WS, K_DEAD };
+
+/*
+ * The first member of everything registered with epoll. A connection
+ * closed while events for it may still be in the current epoll batch
+ * becomes K_DEAD and is freed after the batch.
+ */
+struct handler {
+	enum kind kind;
+	struct handler *grave;
+};
+
+/* An event as broadcast: framed once, with what the filters look at. */
+struct event {
+	struct sv_ws_frame *frame;
+	char *type; /* NULL when the line has none */
+	char *login; /* lower case; NULL when none */
+};
+
+enum hstate {
+	H_READ, /* the request head */
+	H_WRITE, /* the answer */
+	H_LINGER, /* answered: read and drop until EOF, then close */
+};
+
+/* A connection before (or instead of) the WebSocket upgrade. */
+struct hconn {
+	struct handler h;
+	struct hconn *prev, *next;
+	int fd;
+	enum hstate st;
+	char *buf; /* request head received so far (heap only if split) */
+	size_t len;
+	struct sv_buf out; /* answer head (and built-in body) */
+	size_t out_off;
+	int file_fd; /* --static body, sent with sendfile(2) */
+	off_t file_off, file_len;
+	long long deadline;
+	uint32_t events;
+};
+
+struct client {
+	struct handler h;
+	struct client *prev, *next;
+	struct sv_ws *ws;
+	uint32_t events;
+	char *types; /* comma-separated, or NULL for all */
+	char *channels; /* comma-separated lower-case logins, or NULL */
+	unsigned long rx_at_ping;
+	bool ping_pending;
+	long long close_deadline; /* 0: not closing */
+	unsigned long id;
+	char addr[56];
+};
+
+struct srv {
+	const struct opts *o;
+	int ep;
+	struct handler lh, ih; /* listen socket, stdin */
+	int lfd;
+	bool accepting;
+	long long accept_resume;
+	struct sv_event_input in;
+	bool in_open; /* still reading stdin */
+	bool in_polled; /* stdin is in epoll (else a file: always ready) */
+	unsigned char token_md[32];
+	bool has_token;
+	struct sv_dedupe *dd;
+	struct event *ring; /* replay history */
+	size_t ring_cap, ring_len, ring_head;
+	struct client *cl_head, *cl_tail;
+	size_t nclients;
+	size_t nclosing; /* clients with a close deadline */
+	unsigned long next_id;
+	struct hconn *hc_head;
+	size_t nhttp;
+	unsigned long sent; /* events broadcast */
+	unsigned long dups; /* events dropped as duplicates */
+	struct handler *graves; /* freed after the epoll batch */
+	struct sv_ws_frame *ping;
+	long long next_ping;
+	char static_root[PATH_MAX];
+	bool stopping;
+	long long stop_deadline;
+	int ex;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ws-broadcast [-hqVv] [--dedupe N] [--keep-open] [--listen ADDR:PORT]\n"
+	    "                    [--max-queue BYTES] [--origin URL]... [--ping-interval SECONDS]\n"
+	    "                    [--port-file FILE] [--replay N] [--static DIR] [--strict]\n"
+	    "                    [--token-file FILE]\n"
+	    "\n"
+	    "Send every event line read from stdin to every WebSocket client.\n"
+	    "Clients filter with ?types=T,T and ?channel=LOGIN; GET / serves the overlay page.\n"
+	    "\n"
+	    "      --dedupe N           drop an id sent within the last N events (default 4096; 0: off)\n"
+	    "      --keep-open          keep serving after the end of stdin\n"
+	    "  -l, --listen ADDR:PORT   where to listen (default 127.0.0.1:8080)\n"
+	    "      --max-queue BYTES    close a client with more unsent data (1008; default 1048576)\n"
+	    "      --origin URL         allow browser pages from this origin only (repeatable)\n"
+	    "      --ping-interval SECONDS  ping clients; drop those silent for two (default 30)\n"
+	    "      --port-file FILE     write the bound ADDR:PORT to FILE\n"
+	    "      --replay N           a new client first gets the last N matching events\n"
+	    "      --static DIR         serve files from DIR instead of the built-in page\n"
+	    "      --strict             exit 65 on a bad input line instead of skipping it\n"
+	    "      --token-file FILE    clients must send ?token= with the token in FILE\n" SV_CLI_COMMON_HELP
+	    "\n"
+	    "Exit status: 0 end of input or stopped, 64 usage, 65 bad input with --strict,\n"
+	    "66 unreadable file, 69 cannot listen, 74 stdin error. See ws-broadcast(1).\n");
+}
+
+enum {
+	OPT_DEDUPE = 0x100,
+	OPT_KEEP_OPEN,
+	OPT_MAX_QUEUE,
+	OPT_ORIGIN,
+	OPT_PING_INTERVAL,
+	OPT_PORT_FILE,
+	OPT_REPLAY,
+	OPT_STATIC,
+	OPT_STRICT,
+	OPT_TOKEN_FILE,
+};
+
+static const struct option longopts[] = {
+	{ "dedupe", required_argument, NULL, OPT_DEDUPE },
+	SV_CLI_LONGOPT_HELP,
+	{ "keep-open", no_argument, NULL, OPT_KEEP_OPEN },
+	{ "listen", required_argument, NULL, 'l' },
+	SV_CLI_LONGOPT_LOG_FORMAT,
+	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "origin", required_argument, NULL, OPT_ORIGIN },
+	{ "ping-interval", required_argument, NULL, OPT_PING_INTERVAL },
+	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+	SV_CLI_LONGOPT_QUIET,
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "static", required_argument, NULL, OPT_STATIC },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	SV_CLI_LONGOPT_VERBOSE,
+	SV_CLI_LONGOPT_VERSION,
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+opts_parse(struct opts *o, int argc, char **argv)
+{
+	char host[256], port[8];
+	struct sv_err e;
+	int c, ex;
+
+	memset(o, 0, sizeof(*o));
+	o->listen = "127.0.0.1:8080";
+	o->dedupe = 4096;
+	o->max_queue = 1024 * 1024;
+	o->ping_ms = 30000;
+	while ((c = getopt_long(argc, argv, "hl:qVv", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_DEDUPE:
+			if (sv_cli_ulong(optarg, 0, 10000000, &o->dedupe) < 0)
+				exit(sv_cli_usage_error(
+				    "--dedupe: expected 0 to 10000000, got '%s'",
+				    optarg));
+			break;
+		case OPT_KEEP_OPEN:
+			o->keep_open = true;
+			break;
+		case 'l':
+			if (sv_net_split_hostport(optarg, host, sizeof(host),
+			        port, sizeof(port), &e) < 0)
+				exit(sv_cli_usage_error("--listen: %s", e.msg));
+			o->listen = optarg;
+			break;
+		case OPT_MAX_QUEUE:
+			if (sv_cli_ulong(
+			        optarg, 1024, 1UL << 40, &o->max_queue) < 0)
+				exit(sv_cli_usage_error(
+				    "--max-queue: expected at least 1024 bytes, got '%s'",
+				    optarg));
+			break;
+		case OPT_ORIGIN:
+			if (o->norigins == MAX_ORIGINS)
+				exit(sv_cli_usage_error(
+				    "at most %d --origin", MAX_ORIGINS));
+			if (strncmp(optarg, "http://", 7) != 0 &&
+			    strncmp(optarg, "https://", 8) != 0)
+				exit(sv_cli_usage_error(
+				    "--origin: expected http://HOST[:PORT] or https://..., got '%s'",
+				    optarg));
+			o->origins[o->norigins++] = optarg;
+			break;
+		case OPT_PING_INTERVAL:
+			if (sv_cli_seconds_ms(optarg, 86400000L, &o->ping_ms) <
+			        0 ||
+			    o->ping_ms < 50)
+				exit(sv_cli_usage_error(
+				    "--ping-interval: expected seconds (at least 0.05), got '%s'",
+				    optarg));
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case OPT_REPLAY:
+			if (sv_cli_ulong(optarg, 0, 100000, &o->replay) < 0)
+				exit(sv_cli_usage_error(
+				    "--replay: expected 0 to 100000, got '%s'",
+				    optarg));
+			break;
+		case OPT_STATIC:
+			o->static_dir = optarg;
+			break;
+		case OPT_STRICT:
+			o->strict = true;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
+		default:
+			switch (sv_cli_common(c, optarg, usage, &ex)) {
+			case SV_CLI_OK:
+				break;
+			case SV_CLI_EXIT:
+				exit(ex);
+			case SV_CLI_UNKNOWN:
+				fprintf(stderr, "Try '%s --help'.\n",
+				    sv_cli_prog());
+				exit(EX_USAGE);
+			}
+		}
+	}
+	if (optind < argc)
+		exit(sv_cli_usage_error(
+		    "unexpected argument '%s'", argv[optind]));
+}
+
+/* ---- small helpers ----------------------------------------------------------
+ */
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* Is item in the comma-separated list (exact, or case-insensitive)? */
+static bool
+list_has(const char *list, const char *item, bool nocase)
+{
+	size_t il = strlen(item), n;
+	const char *p = list;
+
+	for (;;) {
+		n = strcspn(p, ",");
+		if (n == il &&
+		    (nocase ? strncasecmp(p, item, n) : strncmp(p, item, n)) ==
+		        0)
+			return true;
+		if (p[n] == '\0')
+			return false;
+		p += n + 1;
+	}
+}
+
+static bool
+matches(const struct client *c, const struct event *ev)
+{
+	if (c->types != NULL &&
+	    (ev->type == NULL || !list_has(c->types, ev->type, false)))
+		return false;
+	if (c->channels != NULL &&
+	    (ev->login == NULL || !list_has(c->channels, ev->login, true)))
+		return false;
+	return true;
+}
+
+static void
+sha256(const void *p, size_t n, unsigned char md[32])
+{
+	unsigned int len = 32;
+
+	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1)
+		memset(md, 0, 32);
+}
+
+static void
+event_fini(struct event *ev)
+{
+	sv_ws_frame_unref(ev->frame);
+	free(ev->type);
+	free(ev->login);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* ---- epoll bookkeeping
+ * -------------------------------------------------------- */
+
+static int
+ep_add(struct srv *s, int fd, uint32_t ev, struct handler *h)
+{
+	struct epoll_event e;
+
+	e.events = ev;
+	e.data.ptr = h;
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void
+ep_mod(struct srv *s, int fd, uint32_t ev, struct handler *h)
+{
+	struct epoll_event e;
+
+	e.events = ev;
+	e.data.ptr = h;
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &e) < 0)
+		sv_log_warn("epoll_ctl: %s", strerror(errno));
+}
+
+/* ---- clients
+ * -------------------------------------------------------------------- */
+
+static void
+client_free(struct srv *s, struct client *c, const char *why)
+{
+	if (why != NULL)
+		sv_log_info("client %lu (%s): %s", c->id, c->addr, why);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->cl_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		s->cl_tail = c->prev;
+	s->nclients--;
+	if (c->close_deadline != 0)
+		s->nclosing--;
+	sv_ws_free(c->ws); /* closes the fd, which leaves epoll */
+	c->ws = NULL;
+	free(c->types);
+	free(c->channels);
+	c->h.kind = K_DEAD;
+	c->h.grave = s->graves;
+	s->graves = &c->h;
+}
+
+/* After any operation on a client: drop it when finished, else make
+ * epoll wait for what it needs. */
+static void
+client_update(struct srv *s, struct client *c)
+{
+	uint32_t ev;
+
+	if (sv_ws_state(c->ws) == SV_WS_CLOSED) {
+		client_free(s, c, NULL);
+		return;
+	}
+	ev = (uint32_t)sv_ws_events(c->ws);
+	if (ev != c->events) {
+		ep_mod(s, sv_ws_fd(c->ws), ev, &c->h);
+		c->events = ev;
+	}
+}
+
+static void
+client_close(struct srv *s, struct client *c, unsigned code, const char *why)
+{
+	if (sv_ws_close(c->ws, code, why) == 0) {
+		c->close_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
+		s->nclosing++;
+	}
+}
+
+/* Queue one event on one client, closing it with 1008 when its queue
+ * would pass --max-queue. */
+static void
+client_send(struct srv *s, struct client *c, const struct event *ev)
+{
+	struct sv_err e;
+	size_t queued;
+
+	if (sv_ws_state(c->ws) != SV_WS_OPEN)
+		return;
+	/* one event larger than the limit may still go to a client that
+	 * has nothing queued */
+	queued = sv_ws_queued(c->ws);
+	if (queued > 0 &&
+	    queued + sv_ws_frame_size(ev->frame) > s->o->max_queue) {
+		sv_log_warn("client %lu (%s): more than %lu bytes unsent; "
+		            "closed with 1008",
+		    c->id, c->addr, s->o->max_queue);
+		sv_ws_discard(c->ws);
+		client_close(s, c, SV_WS_CLOSE_POLICY, "send queue full");
+		client_update(s, c);
+		return;
+	}
+	if (sv_ws_send_frame(c->ws, ev->frame, &e) < 0) {
+		if (sv_ws_state(c->ws) == SV_WS_CLOSED)
+			sv_log_debug("client %lu: %s", c->id, e.msg);
+		client_update(s, c);
+		return;
+	}
+	if ((uint32_t)sv_ws_events(c->ws) != c->events)
+		client_update(s, c);
+}
+
+static void
+client_io(struct srv *s, struct client *c, uint32_t revents)
+{
+	struct sv_err e;
+	int rc;
+
+	rc = sv_ws_io(c->ws, (short)(revents & 0xffff), &e);
+	if (rc > 0) {
+		client_free(s, c, NULL);
+		return;
+	}
+	if (rc < 0) {
+		if (e.ex == EX_PROTOCOL)
+			sv_log_info(
+			    "client %lu (%s): %s", c->id, c->addr, e.msg);
+		else
+			sv_log_debug(
+			    "client %lu (%s): %s", c->id, c->addr, e.msg);
+		client_free(s, c, NULL);
+		return;
+	}
+	client_update(s, c);
+}
+
+/* The last N events that match c, oldest first. */
+static void
+replay(struct srv *s, struct client *c)
+{
+	size_t i, n = 0, start, idx;
+
+	if (s->o->replay == 0 || s->ring_len == 0)
+		return;
+	/* walk back to find where the last N matching events start */
+	start = s->ring_len;
+	while (start > 0 && n < s->o->replay) {
+		start--;
+		idx = (s->ring_head + start) % s->ring_cap;
+		if (matches(c, &s->ring[idx]))
+			n++;
+	}
+	for (i = start; i < s->ring_len; i++) {
+		idx = (s->ring_head + i) % s->ring_cap;
+		if (matches(c, &s->ring[idx]))
+			client_send(s, c, &s->ring[idx]);
+		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
+			break;
+	}
+}
+
+/* ---- HTTP
+ * ------------------------------------------------------------------------------
+ */
+
+static void
+hconn_free(struct srv *s, struct hconn *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		s->hc_head = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	s->nhttp--;
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->file_fd >= 0)
+		close(h->file_fd);
+	free(h->buf);
+	sv_buf_fini(&h->out);
+	h->h.kind = K_DEAD;
+	h->h.grave = s->graves;
+	s->graves = &h->h;
+}
+
+static void
+bury(struct srv *s)
+{
+	struct handler *g;
+
+	while ((g = s->graves) != NULL) {
+		s->graves = g->grave;
+		free(g); /* the first member of a client or hconn */
+	}
+}
+
+/* "ADDR:PORT" of the peer, for logs. */
+static void
+peer_addr(int fd, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char h[INET6_ADDRSTRLEN];
+
+	(void)snprintf(out, n, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		(void)snprintf(out, n, "%s:%u", h, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		(void)snprintf(out, n, "[%s]:%u", h, ntohs(a->sin6_port));
+	}
+}
+
+static void
+hconn_events(struct srv *s, struct hconn *h, uint32_t ev)
+{
+	if (ev != h->events) {
+		ep_mod(s, h->fd, ev, &h->h);
+		h->events = ev;
+	}
+}
+
+static const char *
+status_text(unsigned status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 426:
+		return "Upgrade Required";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Error";
+	}
+}
+
+/* Start writing an answer: the head, then body bytes or a file. */
+static void
+respond(struct srv *s, struct hconn *h, unsigned status, const char *ctype,
+    const void *body, size_t blen, int file_fd, off_t file_len,
+    const char *extra, bool head_only)
+{
+	size_t len = file_fd >= 0 ? (size_t)file_len : blen;
+
+	sv_buf_reset(&h->out);
+	if (sv_buf_appendf(&h->out,
+	        "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	        "Connection: close\r\nCache-Control: no-store\r\n"
+	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
+	        status, status_text(status), ctype, len,
+	        extra != NULL ? extra : "") < 0 ||
+	    (!head_only && file_fd < 0 && blen > 0 &&
+	        sv_buf_append(&h->out, body, blen) < 0)) {
+		if (file_fd >= 0)
+			close(file_fd);
+		hconn_free(s, h);
+		return;
+	}
+	h->out_off = 0;
+	if (!head_only && file_fd >= 0) {
+		h->file_fd = file_fd;
+		h->file_off = 0;
+		h->file_len = file_len;
+	} else if (file_fd >= 0) {
+		close(file_fd);
+	}
+	free(h->buf);
+	h->buf = NULL;
+	h->st = H_WRITE;
+	hconn_events(s, h, EPOLLOUT);
+}
+
+static void
+respond_text(struct srv *s, struct hconn *h, unsigned status, const char *text,
+    const char *extra)
+{
+	respond(s, h, status, "text/plain; charset=utf-8", text, strlen(text),
+	    -1, 0, extra, false);
+}
+
+/* --static: a file under the root, never outside it */
+static void
+serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
+{
+	const char *mime;
+	off_t size;
+	int fd;
+
+	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
+	if (fd < 0) {
+		respond_text(s, h, 404, "not found\n", NULL);
+		return;
+	}
+	respond(s, h, 200, mime, NULL, 0, fd, size, NULL, head);
+}
+
+static void
+serve_health(struct srv *s, struct hconn *h, bool head)
+{
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body),
+	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
+	    "\"duplicates\":%lu,\"input\":\"%s\"}\n",
+	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed");
+	respond(
+	    s, h, 200, "application/json", body, (size_t)n, -1, 0, NULL, head);
+}
+
+/* Check the token, origin and filters of an upgrade; 0 or a status. */
+static unsigned
+admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels)
+{
+	char val[1024], norm[1024];
+	unsigned char md[32];
+	const char *origin, *p;
+	struct sv_buf b;
+	size_t i, n;
+	int r;
+
+	*types = *channels = NULL;
+	origin = sv_ws_head_get(hd, "Origin");
+	if (s->o->norigins > 0 && origin != NULL) {
+		for (i = 0; i < s->o->norigins; i++)
+			if (strcasecmp(origin, s->o->origins[i]) == 0)
+				break;
+		if (i == s->o->norigins) {
+			sv_log_info(
+			    "refused a client from origin %.100s", origin);
+			return 403;
+		}
+	}
+	if (s->has_token) {
+		r = sv_ws_query_get(hd->target, "token", val, sizeof(val));
+		if (r == 1)
+			sha256(val, strlen(val), md);
+		explicit_bzero(val, sizeof(val));
+		/* digests compared in constant time: length leaks nothing */
+		if (r != 1 || CRYPTO_memcmp(md, s->token_md, 32) != 0) {
+			sv_log_info("refused a client without the right token");
+			return 401;
+		}
+	}
+	r = sv_ws_query_get(hd->target, "types", val, sizeof(val));
+	if (r < 0)
+		return 400;
+	if (r == 1 && val[0] != '\0') {
+		/* CLI aliases ("follow") name their EventSub types */
+		sv_buf_init(&b);
+		for (p = val; *p != '\0'; p += n + (p[n] == ',')) {
+			const struct sv_type *t;
+
+			n = strcspn(p, ",");
+			if (n == 0 || n >= sizeof(norm))
+				continue;
+			memcpy(norm, p, n);
+			norm[n] = '\0';
+			t = sv_types_find(norm);
+			if (sv_buf_appendf(&b, "%s%s", b.len > 0 ? "," : "",
+			        t != NULL ? t->type : norm) < 0)
+				break;
+		}
+		*types = b.data;
+	}
+	r = sv_ws_query_get(hd->target, "channel", val, sizeof(val));
+	if (r < 0) {
+		free(*types);
+		*types = NULL;
+		return 400;
+	}
+	if (r == 1 && val[0] != '\0') {
+		lower(val);
+		*channels = strdup(val);
+	}
+	return 0;
+}
+
+static void
+upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
+    size_t pre_len)
+{
+	struct sv_ws_server_opts so;
+	char accept[SV_WS_ACCEPT_LEN], *types, *channels;
+	struct client *c;
+	struct sv_err e;
+	unsigned st;
+	int fd;
+
+	st = (unsigned)sv_ws_server_check(hd, accept, &e);
+	if (st != 0) {
+		sv_log_debug("bad upgrade request: %s", e.msg);
+		respond_text(s, h, st,
+		    st == 426 ? "WebSocket version 13 only\n" :
+		                "bad WebSocket request\n",
+		    st == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
+		return;
+	}
+	if (s->stopping) {
+		respond_text(s, h, 503, "shutting down\n", NULL);
+		return;
+	}
+	st = admit(s, hd, &types, &channels);
+	if (st != 0) {
+		respond_text(s, h, st,
+		    st == 401     ? "token required\n" :
+		        st == 403 ? "origin not allowed\n" :
+		                    "bad query\n",
+		    NULL);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		free(types);
+		free(channels);
+		respond_text(s, h, 503, "out of memory\n", NULL);
+		return;
+	}
+	c->h.kind = K_WS;
+	c->types = types;
+	c->channels = channels;
+	c->id = ++s->next_id;
+	peer_addr(h->fd, c->addr, sizeof(c->addr));
+	memset(&so, 0, sizeof(so));
+	fd = h->fd;
+	h->fd = -1; /* the session owns it now */
+	c->ws = sv_ws_server_new(fd, accept, pre, pre_len, &so, &e);
+	hconn_free(s, h);
+	if (c->ws == NULL) {
+		sv_log_warn("%s", e.msg);
+		free(c->types);
+		free(c->channels);
+		free(c);
+		return;
+	}
+	c->prev = s->cl_tail;
+	if (s->cl_tail != NULL)
+		s->cl_tail->next = c;
+	else
+		s->cl_head = c;
+	s->cl_tail = c;
+	s->nclients++;
+	/* the socket's epoll entry now belongs to the client */
+	c->events = EPOLLIN;
+	ep_mod(s, fd, c->events, &c->h);
+	sv_log_info("client %lu (%s) connected%s%s%s%s", c->id, c->addr,
+	    types != NULL ? ", types " : "", types != NULL ? types : "",
+	    channels != NULL ? ", channel " : "",
+	    channels != NULL ? channels : "");
+	replay(s, c);
+	if (c->h.kind == K_DEAD)
+		return; /* gone while replaying */
+	if (sv_ws_pending(c->ws)) {
+		client_io(s, c, 0);
+		return;
+	}
+	client_update(s, c);
+}
+
+static void
+route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
+    const char *buf, size_t len)
+{
+	char path[64];
+	bool head;
+	size_t pl;
+
+	if (sv_ws_is_upgrade(hd)) {
+		upgrade(s, h, hd, buf + head_len, len - head_len);
+		return;
+	}
+	head = strcmp(hd->method, "HEAD") == 0;
+	if (!head && strcmp(hd->method, "GET") != 0) {
+		respond_text(s, h, 405, "GET only\n", "Allow: GET, HEAD\r\n");
+		return;
+	}
+	pl = strcspn(hd->target, "?#");
+	if (pl < sizeof(path)) {
+		memcpy(path, hd->target, pl);
+		path[pl] = '\0';
+	} else {
+		path[0] = '\0';
+	}
+	sv_log_debug("GET %s", path[0] != '\0' ? path : "(long path)");
+	if (strcmp(path, "/healthz") == 0) {
+		serve_health(s, h, head);
+		return;
+	}
+	if (s->o->static_dir != NULL) {
+		serve_static(s, h, hd->target, head);
+		return;
+	}
+	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+		respond(s, h, 200, "text/html; charset=utf-8",
+		    ws_broadcast_page, ws_broadcast_page_len, -1, 0, NULL,
+		    head);
+		return;
+	}
+	respond_text(s, h, 404, "not found\n", NULL);
+}
+
+/* Bytes of a request head: parse once the blank line is there. The
+ * usual request arrives in one read and is parsed from the stack; only a
+ * head split over reads is kept on the heap. */
+static void
+hconn_read(struct srv *s, struct hconn *h)
+{
+	char stack[SV_WS_MAX_HEAD + 4096], *buf;
+	struct sv_ws_head hd;
+	struct sv_err e;
+	size_t len;
+	ssize_t n;
+	long hl;
+	char *p;
+
+	if (h->len > 0)
+		memcpy(stack, h->buf, h->len);
+	len = h->len;
+	n = recv(h->fd, stack + len, sizeof(stack) - len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		hconn_free(s, h); /* gone before asking anything */
+		return;
+	}
+	len += (size_t)n;
+	buf = stack;
+	hl = sv_ws_head_parse(buf, len, true, &hd, &e);
+	if (hl < 0) {
+		sv_log_debug("bad request: %s", e.msg);
+		respond_text(s, h, strstr(e.msg, "longer") != NULL ? 431 : 400,
+		    "bad request\n", NULL);
+		return;
+	}
+	if (hl == 0) {
+		if (len >= sizeof(stack)) {
+			respond_text(
+			    s, h, 431, "request head too large\n", NULL);
+			return;
+		}
+		p = realloc(h->buf, len);
+		if (p == NULL) {
+			hconn_free(s, h);
+			return;
+		}
+		memcpy(p, stack, len);
+		h->buf = p;
+		h->len = len;
+		return;
+	}
+	free(h->buf);
+	h->buf = NULL;
+	h->len = 0;
+	route(s, h, &hd, (size_t)hl, buf, len);
+}
+
+static void
+hconn_write(struct srv *s, struct hconn *h)
+{
+	ssize_t n;
+
+	while (h->out_off < h->out.len) {
+		n = send(h->fd, h->out.data + h->out_off,
+		    h->out.len - h->out_off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			hconn_free(s, h);
+			return;
+		}
+		h->out_off += (size_t)n;
+	}
+	while (h->file_fd >= 0 && h->file_off < h->file_len) {
+		n = sendfile(h->fd, h->file_fd, &h->file_off,
+		    (size_t)(h->file_len - h->file_off));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			hconn_free(s, h);
+			return;
+		}
+	}
+	/* done: half-close, then read what the client still sends, so
+	 * closing never resets a connection whose answer is in flight */
+	(void)shutdown(h->fd, SHUT_WR);
+	h->st = H_LINGER;
+	h->deadline = sv_net_now_ms() + LINGER_MS;
+	hconn_events(s, h, EPOLLIN);
+}
+
+static void
+hconn_io(struct srv *s, struct hconn *h, uint32_t ev)
+{
+	char junk[4096];
+	ssize_t n;
+
+	switch (h->st) {
+	case H_READ:
+		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			hconn_read(s, h);
+		break;
+	case H_WRITE:
+		if (ev & (EPOLLHUP | EPOLLERR))
+			hconn_free(s, h);
+		else
+			hconn_write(s, h);
+		break;
+	case H_LINGER:
+		n = recv(h->fd, junk, sizeof(junk), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			hconn_free(s, h);
+		break;
+	}
+}
+
+static void
+accept_all(struct srv *s)
+{
+	struct hconn *h;
+	int fd, one = 1;
+
+	while (s->accepting) {
+		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* out of descriptors: pause instead of spinning
+				 */
+				sv_log_warn(
+				    "accept: %s; pausing", strerror(errno));
+				s->accepting = false;
+				s->accept_resume = sv_net_now_ms() + 250;
+				ep_mod(s, s->lfd, 0, &s->lh);
+			}
+			return;
+		}
+		if (s->nhttp >= MAX_PENDING_HTTP) {
+			close(fd); /* a flood of idle connections */
+			continue;
+		}
+		/* events are small and must not wait for Nagle and the
+		 * peer's delayed ACK (40 ms on Linux) */
+		(void)setsockopt(
+		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		h = calloc(1, sizeof(*h));
+		if (h == NULL) {
+			close(fd);
+			continue;
+		}
+		h->h.kind = K_HTTP;
+		h->fd = fd;
+		h->file_fd = -1;
+		h->st = H_READ;
+		h->events = EPOLLIN;
+		sv_buf_init(&h->out);
+		h->deadline = sv_net_now_ms() + HTTP_TIMEOUT_MS;
+		if (ep_add(s, fd, EPOLLIN, &h->h) < 0) {
+			close(fd);
+			free(h);
+			continue;
+		}
+		h->next = s->hc_head;
+		if (s->hc_head != NULL)
+			s->hc_head->prev = h;
+		s->hc_head = h;
+		s->nhttp++;
+	}
+}
+
+/* ---- input
+ * -------------------------------------------------------------------------------
+ */
+
+static void
+ring_push(struct srv *s, struct event *ev)
+{
+	size_t idx;
+
+	if (s->ring_cap == 0) {
+		event_fini(ev);
+		return;
+	}
+	if (s->ring_len == s->ring_cap) {
+		event_fini(&s->ring[s->ring_head]);
+		s->ring[s->ring_head] = *ev;
+		s->ring_head = (s->ring_head + 1) % s->ring_cap;
+		return;
+	}
+	idx = (s->ring_head + s->ring_len) % s->ring_cap;
+	s->ring[idx] = *ev;
+	s->ring_len++;
+}
+
+static void
+broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
+{
+	const char *id, *type, *login;
+	struct client *c, *next;
+	struct event ev;
+
+	id = sv_event_path_str(obj, "id");
+	if (id != NULL && s->dd != NULL && sv_dedupe_check(s->dd, id)) {
+		s->dups++;
+		sv_log_debug("event %s already sent; dropped", id);
+		return;
+	}
+	type = sv_event_path_str(obj, "type");
+	login = sv_event_path_str(obj, "event.broadcaster_user_login");
+	if (login == NULL) /* raids and hosts name the receiving channel */
+		login =
+		    sv_event_path_str(obj, "event.to_broadcaster_user_login");
+	memset(&ev, 0, sizeof(ev));
+	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
+	ev.type = type != NULL ? strdup(type) : NULL;
+	ev.login = login != NULL ? strdup(login) : NULL;
+	if (ev.frame == NULL || (type != NULL && ev.type == NULL) ||
+	    (login != NULL && ev.login == NULL)) {
+		sv_log_error("out of memory; event dropped");
+		if (id != NULL && s->dd != NULL)
+			sv_dedupe_forget(s->dd, id);
+		event_fini(&ev);
+		return;
+	}
+	if (ev.login != NULL)
+		lower(ev.login);
+	for (c = s->cl_head; c != NULL; c = next) {
+		next = c->next; /* client_send may free c */
+		if (matches(c, &ev))
+			client_send(s, c, &ev);
+	}
+	s->sent++;
+	ring_push(s, &ev);
+}
+
+static void
+stop(struct srv *s, const char *why)
+{
+	struct client *c, *next;
+
+	if (s->stopping)
+		return;
+	sv_log_info("%s: closing %zu clients", why, s->nclients);
+	s->stopping = true;
+	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
+	for (c = s->cl_head; c != NULL; c = next) {
+		next = c->next;
+		client_close(s, c, SV_WS_CLOSE_GOING_AWAY, "server going away");
+		client_update(s, c);
+	}
+}
+
+static void
+input_eof(struct srv *s)
+{
+	s->in_open = false;
+	if (s->in_polled)
+		(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, 0, NULL);
+	if (s->o->keep_open) {
+		sv_log_info("end of input; serving on (--keep-open)");
+		return;
+	}
+	stop(s, "end of input");
+}
+
+/* Read stdin once and broadcast every complete line. */
+static void
+input_read(struct srv *s)
+{
+	enum sv_event_input_res r;
+	const char *line;
+	struct sv_err e;
+	unsigned n = 0;
+	json_t *obj;
+	size_t len;
+
+	if (sv_event_input_fill(&s->in) < 0 && errno != EAGAIN &&
+	    errno != EINTR) {
+		sv_log_error("read from stdin: %s", strerror(errno));
+		s->ex = EX_IOERR;
+		input_eof(s);
+		stop(s, "input error");
+		return;
+	}
+	for (;;) {
+		r = sv_event_input_next(&s->in, false, &obj, &line, &len, &e);
+		switch (r) {
+		case SV_INPUT_LINE:
+			broadcast(s, obj, line, len);
+			json_decref(obj);
+			if (!s->in_polled && ++n >= FILE_LINES_PER_ROUND)
+				return;
+			continue;
+		case SV_INPUT_AGAIN:
+			return;
+		case SV_INPUT_EOF:
+			input_eof(s);
+			return;
+		case SV_INPUT_ERROR:
+			sv_log_error("%s", e.msg);
+			s->ex = e.ex;
+			input_eof(s);
+			stop(s, "bad input");
+			return;
+		}
+	}
+}
+
+/* ---- timers
+ * ----------------------------------------------------------------------------------
+ */
+
+static void
+ping_round(struct srv *s, long long now)
+{
+	struct client *c, *next;
+	struct sv_err e;
+
+	for (c = s->cl_head; c != NULL; c = next) {
+		next = c->next;
+		if (sv_ws_state(c->ws) != SV_WS_OPEN)
+			continue;
+		if (c->ping_pending &&
+		    sv_ws_rx_frames(c->ws) == c->rx_at_ping) {
+			client_free(s, c, "no answer to ping; dropped");
+			continue;
+		}
+		c->rx_at_ping = sv_ws_rx_frames(c->ws);
+		c->ping_pending = true;
+		/* a slow client's ping waits behind its queue; its pong is
+		 * late but the queue limit deals with it */
+		if (sv_ws_send_frame(c->ws, s->ping, &e) < 0) {
+			client_update(s, c);
+			continue;
+		}
+		if ((uint32_t)sv_ws_events(c->ws) != c->events)
+			client_update(s, c);
+	}
+	s->next_ping = now + s->o->ping_ms;
+}
+
+static void
+timers(struct srv *s, long long now)
+{
+	struct client *c, *next;
+	struct hconn *h, *hn;
+
+	for (h = s->hc_head; h != NULL; h = hn) {
+		hn = h->next;
+		if (now >= h->deadline) {
+			if (h->st == H_READ)
+				sv_log_debug("request head not sent in time");
+			hconn_free(s, h);
+		}
+	}
+	for (c = s->nclosing > 0 ? s->cl_head : NULL; c != NULL; c = next) {
+		next = c->next;
+		if (c->close_deadline != 0 && now >= c->close_deadline)
+			client_free(s, c, "no answer to close; dropped");
+	}
+	if (!s->accepting && !s->stopping && now >= s->accept_resume) {
+		s->accepting = true;
+		ep_mod(s, s->lfd, EPOLLIN, &s->lh);
+	}
+	if (!s->stopping && now >= s->next_ping)
+		ping_round(s, now);
+}
+
+/* ---- set-up and the loop
+ * ------------------------------------------------------------------------- */
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* a thousand clients need more than the usual 1024 descriptors */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+setup(struct srv *s, const struct opts *o)
+{
+	struct sv_err e;
+	char *token;
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->ep = -1;
+	s->lfd = -1;
+	s->lh.kind = K_LISTEN;
+	s->ih.kind = K_STDIN;
+	if (o->token_file != NULL) {
+		token = sv_cli_secret(NULL, o->token_file, &e);
+		if (token == NULL) {
+			sv_log_error("--token-file: %s", e.msg);
+			return e.ex != 0 ? e.ex : EX_CONFIG;
+		}
+		sha256(token, strlen(token), s->token_md);
+		s->has_token = true;
+		sv_cli_secret_free(token);
+	}
+	if (o->static_dir != NULL) {
+		if (realpath(o->static_dir, s->static_root) == NULL ||
+		    stat(s->static_root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			sv_log_error("--static: %s: %s", o->static_dir,
+			    errno != 0 ? strerror(errno) : "not a directory");
+			return EX_NOINPUT;
+		}
+	}
+	if (o->dedupe > 0 && (s->dd = sv_dedupe_new(o->dedupe)) == NULL)
+		return EX_OSERR;
+	if (o->replay > 0) {
+		s->ring_cap = o->replay > 1024 ? o->replay : 1024;
+		s->ring = calloc(s->ring_cap, sizeof(*s->ring));
+		if (s->ring == NULL)
+			return EX_OSERR;
+	}
+	s->ping = sv_ws_frame_new(SV_WS_PING, "", 0);
+	if (s->ping == NULL || sv_event_input_init(&s->in, 0, 0, o->strict) < 0)
+		return EX_OSERR;
+	s->in_open = true;
+	{
+		char accept[SV_WS_ACCEPT_LEN];
+
+		/* OpenSSL loads its SHA-1 provider on first use: do it now,
+		 * not while the first client waits for its handshake */
+		sv_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", accept);
+	}
+	raise_nofile();
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0) {
+		sv_log_error("epoll: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	s->lfd = sv_net_listen(o->listen, &e);
+	if (s->lfd < 0) {
+		sv_log_error("%s", e.msg);
+		return e.ex;
+	}
+	if (sv_net_set_nonblock(s->lfd, 1) < 0 ||
+	    ep_add(s, s->lfd, EPOLLIN, &s->lh) < 0) {
+		sv_log_error("listen: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	s->accepting = true;
+	/* a pipe or socket is polled; a file or /dev/null cannot be, and is
+	 * always readable */
+	s->in_polled = ep_add(s, 0, EPOLLIN, &s->ih) == 0;
+	if (o->port_file != NULL &&
+	    sv_net_write_port_file(o->port_file, s->lfd, &e) < 0) {
+		sv_log_error("%s", e.msg);
+		return e.ex;
+	}
+	{
+		char addr[80];
+
+		(void)sv_net_local_addr(s->lfd, addr, sizeof(addr));
+		sv_log_info("listening on http://%s/", addr);
+	}
+	s->next_ping = sv_net_now_ms() + o->ping_ms;
+	return 0;
+}
+
+static void
+teardown(struct srv *s)
+{
+	size_t i;
+
+	while (s->cl_head != NULL)
+		client_free(s, s->cl_head, NULL);
+	while (s->hc_head != NULL)
+		hconn_free(s, s->hc_head);
+	bury(s);
+	for (i = 0; i < s->ring_len; i++)
+		event_fini(&s->ring[(s->ring_head + i) % s->ring_cap]);
+	free(s->ring);
+	sv_dedupe_free(s->dd);
+	sv_ws_frame_unref(s->ping);
+	sv_event_input_fini(&s->in);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->ep >= 0)
+		close(s->ep);
+	explicit_bzero(s->token_md, sizeof(s->token_md));
+}
+
+static int
+loop_timeout(struct srv *s, long long now)
+{
+	long long t = LOOP_CAP_MS;
+
+	if (s->in_open && !s->in_polled)
+		return 0;
+	if (!s->stopping && s->next_ping - now < t)
+		t = s->next_ping - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+static int
+run(const struct opts *o)
+{
+	struct epoll_event evs[256];
+	struct handler *h;
+	struct srv s;
+	long long now;
+	int n, i, ex;
+
+	ex = setup(&s, o);
+	if (ex != 0) {
+		teardown(&s);
+		return ex;
+	}
+	for (;;) {
+		if (sv_cli_stopping() && !s.stopping) {
+			if (s.lfd >= 0) {
+				close(s.lfd);
+				s.lfd = -1;
+			}
+			stop(&s, "stopped");
+		}
+		if (s.stopping) {
+			if (s.lfd >= 0) {
+				close(s.lfd); /* no new clients */
+				s.lfd = -1;
+				s.accepting = false;
+			}
+			if (s.nclients == 0 ||
+			    sv_net_now_ms() >= s.stop_deadline)
+				break;
+		}
+		now = sv_net_now_ms();
+		n = epoll_wait(s.ep, evs, 256, loop_timeout(&s, now));
+		if (n < 0 && errno != EINTR) {
+			sv_log_error("epoll_wait: %s", strerror(errno));
+			s.ex = EX_OSERR;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			h = evs[i].data.ptr;
+			switch (h->kind) {
+			case K_LISTEN:
+				accept_all(&s);
+				break;
+			case K_STDIN:
+				if (s.in_open)
+					input_read(&s);
+				break;
+			case K_HTTP:
+				hconn_io(&s, (struct hconn *)h, evs[i].events);
+				break;
+			case K_WS:
+				client_io(
+				    &s, (struct client *)h, evs[i].events);
+				break;
+			case K_DEAD:
+				break;
+			}
+		}
+		if (s.in_open && !s.in_polled)
+			input_read(&s);
+		timers(&s, sv_net_now_ms());
+		bury(&s);
+	}
+	ex = s.ex;
+	teardown(&s);
+	return ex;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o;
+
+	sv_cli_init(argv[0]);
+	opts_parse(&o, argc, argv);
+	return sv_cli_finish(run(&o));
+}

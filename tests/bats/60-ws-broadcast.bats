@@ -1,0 +1,363 @@
+#!/usr/bin/env bats
+# ws-broadcast: stdin lines to WebSocket clients, with filters, replay,
+# dedupe, tokens, slow-client limits, the page and /healthz. Clients are
+# ws-listen and an independent one (python3-websockets and raw sockets,
+# tests/fakes/ws-peer.py).
+
+bats_require_minimum_version 1.5.0
+load helpers/common
+
+PEER="$SV_FAKES/ws-peer.py"
+
+setup() {
+	FIFO="$BATS_TEST_TMPDIR/in"
+	mkfifo "$FIFO"
+}
+
+# wsb ARGS...: ws-broadcast reading a FIFO that a background writer holds
+# open (so input ends only with end_input); sets ADDR.
+wsb() {
+	rm -f "$BATS_TEST_TMPDIR/wsb.port"
+	start_bg hold bash -c 'exec sleep 600 >"$1"' _ "$FIFO"
+	start_bg_stdin wsb "$FIFO" ws-broadcast -v --listen 127.0.0.1:0 \
+		--port-file "$BATS_TEST_TMPDIR/wsb.port" "$@"
+	ADDR=$(port_file_addr "$BATS_TEST_TMPDIR/wsb.port")
+}
+
+feed() {
+	printf '%s\n' "$@" >"$FIFO"
+}
+
+end_input() {
+	stop_bg hold
+}
+
+health() {
+	curl -sf "http://$ADDR/healthz"
+}
+
+# wait_clients N: until ws-broadcast counts N clients.
+wait_clients() {
+	wait_until 15 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
+}
+
+# ev ID TYPE [JQ]: an envelope with that id and type, changed by JQ.
+ev() {
+	twitch-trigger "$2" | jq -c --arg id "$1" ".id = \$id | ${3:-.}"
+}
+
+@test "every client gets every line in order; at end of input 1001 and exit 0" {
+	wsb
+	start_bg l1 ws-listen -c 5 "ws://$ADDR/"
+	start_bg l2 ws-listen "ws://$ADDR/any/path"
+	start_bg py "$PY" "$PEER" client "ws://$ADDR/" --count 5
+	wait_clients 3
+	twitch-trigger --random --count 5 --seed 3 >"$BATS_TEST_TMPDIR/sent"
+	cat "$BATS_TEST_TMPDIR/sent" >"$FIFO"
+	wait_bg l1
+	run -0 diff "$BATS_TEST_TMPDIR/sent" "$BATS_TEST_TMPDIR/l1.out"
+	end_input
+	wait_bg wsb
+	wait_bg l2
+	run -0 diff "$BATS_TEST_TMPDIR/sent" "$BATS_TEST_TMPDIR/l2.out"
+	wait_bg py
+	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/py.out' | cut -c5- | diff '$BATS_TEST_TMPDIR/sent' -"
+	run grep -x 'close 1001 server going away' "$BATS_TEST_TMPDIR/py.out"
+	assert_success
+	run grep -c . "$BATS_TEST_TMPDIR/wsb.out"
+	assert_output 0
+}
+
+@test "?types= filters by event type (CLI aliases too); ?channel= by broadcaster" {
+	wsb
+	start_bg types ws-listen -c 2 "ws://$ADDR/?types=channel.raid,follow"
+	start_bg bob ws-listen -c 2 "ws://$ADDR/?channel=Bob"
+	start_bg both ws-listen -c 1 "ws://$ADDR/?types=channel.cheer&channel=bob"
+	wait_clients 3
+	feed "$(ev 1 follow '.event.broadcaster_user_login = "alice"')" \
+		"$(ev 2 cheer '.event.broadcaster_user_login = "bob"')" \
+		"$(ev 3 raid '.event.to_broadcaster_user_login = "bob"')" \
+		"$(ev 4 sub '.event.broadcaster_user_login = "carol"')"
+	wait_bg types
+	wait_bg bob
+	wait_bg both
+	run -0 jq -r .id "$BATS_TEST_TMPDIR/types.out"
+	assert_equal "$output" $'1\n3'
+	run -0 jq -r .id "$BATS_TEST_TMPDIR/bob.out"
+	assert_equal "$output" $'2\n3'
+	run -0 jq -r .id "$BATS_TEST_TMPDIR/both.out"
+	assert_equal "$output" 2
+}
+
+@test "--replay N: a new client first gets the last N matching events" {
+	wsb --replay 2
+	feed "$(ev a follow)" "$(ev b cheer)" "$(ev c follow)" "$(ev d raid)" "$(ev e follow)"
+	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
+	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
+	assert_equal "$(jq -r .id <<<"$output")" $'d\ne'
+	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/?types=channel.follow"
+	assert_equal "$(jq -r .id <<<"$output")" $'c\ne'
+	# replayed first, then live
+	start_bg l ws-listen -c 2 "ws://$ADDR/?types=channel.raid"
+	wait_lines "$BATS_TEST_TMPDIR/l.out" 1
+	feed "$(ev f raid)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'d\nf'
+}
+
+@test "an id already sent is dropped (--dedupe), --dedupe 0 sends it again" {
+	wsb
+	start_bg l ws-listen -c 3 "ws://$ADDR/"
+	wait_clients 1
+	feed "$(ev x follow)" "$(ev x follow)" "$(ev y cheer)" "$(ev x raid)" "$(ev z cheer)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'x\ny\nz'
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .duplicates"
+	assert_output 2
+	end_input
+	wait_bg wsb
+	stop_all_bg
+	rm -f "$FIFO" && mkfifo "$FIFO"
+	wsb --dedupe 0
+	start_bg l2 ws-listen -c 2 "ws://$ADDR/"
+	wait_clients 1
+	feed "$(ev x follow)" "$(ev x follow)"
+	wait_bg l2
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l2.out")" $'x\nx'
+}
+
+@test "--token-file: without the token 401 (exit 77), with it events flow; never logged" {
+	printf 'T0ps3cret-token\n' >"$BATS_TEST_TMPDIR/token"
+	wsb --token-file "$BATS_TEST_TMPDIR/token" -v -v
+	run -77 --separate-stderr timeout 10 ws-listen "ws://$ADDR/"
+	[[ "$stderr" == *"HTTP 401"* ]] || fail "$stderr"
+	run -77 --separate-stderr timeout 10 ws-listen "ws://$ADDR/?token=T0ps3cret-tokeX"
+	run -77 --separate-stderr timeout 10 ws-listen "ws://$ADDR/?token=T0ps3cret-token-longer"
+	start_bg l ws-listen -c 1 "ws://$ADDR/?types=channel.follow&token=T0ps3cret%2Dtoken"
+	wait_clients 1
+	feed "$(ev t1 follow)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" t1
+	# the page and /healthz need no token
+	run -0 curl -sf -o /dev/null "http://$ADDR/"
+	assert_no_secret T0ps3cret-token "$BATS_TEST_TMPDIR/wsb.err" "$BATS_TEST_TMPDIR/l.err"
+}
+
+@test "--origin: browsers from other origins get 403; clients without Origin pass" {
+	wsb --origin http://localhost:8080 --origin https://overlay.example
+	run -1 --separate-stderr timeout 10 "$PY" "$PEER" client "ws://$ADDR/" --origin https://evil.example
+	assert_output 'status 403'
+	start_bg ok "$PY" "$PEER" client "ws://$ADDR/" --origin https://overlay.example --count 1 --close 1000
+	start_bg none ws-listen -c 1 "ws://$ADDR/"
+	wait_clients 2
+	feed "$(ev o1 follow)"
+	wait_bg ok
+	wait_bg none
+	run grep -c '^msg ' "$BATS_TEST_TMPDIR/ok.out"
+	assert_output 1
+}
+
+@test "a slow client that never reads is closed with 1008 and does not delay the others" {
+	wsb --max-queue 65536
+	# a raw client with a tiny receive window that reads nothing until
+	# the file "go" exists
+	start_bg slow "$PY" "$PEER" raw "$ADDR" --handshake --rcvbuf 4096 \
+		--wait-file "$BATS_TEST_TMPDIR/go" --timeout 5
+	start_bg fast ws-listen -c 300 "ws://$ADDR/"
+	wait_clients 2
+	pad=$(head -c 10000 /dev/zero | tr '\0' x)
+	for i in $(seq 300); do
+		printf '{"id":"%d","type":"t","event":{"pad":"%s"}}\n' "$i" "$pad"
+	done >"$FIFO"
+	# the fast one has everything while the slow one still reads nothing
+	wait_bg fast 20
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/fast.out")" 300
+	wait_until 10 grep -q 'closed with 1008' "$BATS_TEST_TMPDIR/wsb.err"
+	touch "$BATS_TEST_TMPDIR/go"
+	wait_bg slow 20
+	run grep -x 'close 1008 send queue full' "$BATS_TEST_TMPDIR/slow.out"
+	assert_success
+	# what the slow client did get is whole messages, in order
+	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/slow.out' | cut -c5- | jq -r .id | awk '\$1 != NR { exit 1 }'"
+}
+
+@test "an event larger than --max-queue still reaches a client with nothing queued" {
+	wsb --max-queue 1024
+	start_bg l ws-listen -c 2 "ws://$ADDR/"
+	wait_clients 1
+	feed "$(ev big follow ".event.pad = \"$(head -c 3000 /dev/zero | tr '\0' y)\"")" "$(ev small follow)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'big\nsmall'
+	run grep -c 1008 "$BATS_TEST_TMPDIR/wsb.err"
+	assert_output 0
+}
+
+@test "bad input lines are warned about and skipped; --strict exits 65" {
+	wsb
+	start_bg l ws-listen -c 2 "ws://$ADDR/"
+	wait_clients 1
+	feed "$(ev g1 follow)" 'not json' '[1,2]' "$(ev g2 follow)"
+	wait_bg l
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'g1\ng2'
+	run grep -c 'line [23]: .*skipped' "$BATS_TEST_TMPDIR/wsb.err"
+	assert_output 2
+	end_input
+	wait_bg wsb
+	stop_all_bg
+	run -65 --separate-stderr bash -c "printf '%s\n' '{\"id\":\"1\"}' 'oops' '{\"id\":\"2\"}' |
+		timeout 10 ws-broadcast --strict --listen 127.0.0.1:0"
+	[[ "$stderr" == *"line 2"* ]] || fail "$stderr"
+}
+
+@test "GET / serves the page, /healthz JSON, other paths 404, POST 405" {
+	wsb
+	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
+	[[ "$output" == *"new WebSocket("* ]] || fail "not the page"
+	run grep -i '^content-type: text/html' "$BATS_TEST_TMPDIR/h"
+	assert_success
+	run -0 curl -sfI "http://$ADDR/"
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0'"
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
+	assert_output 404
+	run -0 curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
+	assert_output 405
+	feed "$(ev h1 follow)"
+	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1'"
+}
+
+@test "--static DIR serves files and never anything outside DIR" {
+	mkdir -p "$BATS_TEST_TMPDIR/www/sub"
+	echo '<p>hello</p>' >"$BATS_TEST_TMPDIR/www/index.html"
+	echo 'body {}' >"$BATS_TEST_TMPDIR/www/sub/a.css"
+	echo 'SECRET' >"$BATS_TEST_TMPDIR/secret.txt"
+	ln -s ../secret.txt "$BATS_TEST_TMPDIR/www/link.txt"
+	wsb --static "$BATS_TEST_TMPDIR/www"
+	run -0 curl -sf "http://$ADDR/"
+	assert_output '<p>hello</p>'
+	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/sub/a.css"
+	assert_output 'body {}'
+	run grep -i '^content-type: text/css' "$BATS_TEST_TMPDIR/h"
+	assert_success
+	local p
+	for p in /../secret.txt /sub/../../secret.txt /%2e%2e/secret.txt /sub%2f..%2f..%2fsecret.txt \
+		/link.txt /.%2e/secret.txt //etc/passwd /sub/ '/..%5csecret.txt'; do
+		run -0 curl -s --path-as-is -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://$ADDR$p"
+		assert_equal "$output" 404
+		run grep -q SECRET "$BATS_TEST_TMPDIR/body"
+		assert_failure
+	done
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	assert_output ok
+}
+
+@test "bad handshakes get 400 (426 for another version) and the server goes on" {
+	wsb
+	run -0 "$PY" "$PEER" raw "$ADDR" --send '\x16\x03\x01\x00\xa5garbage\r\n\r\n'
+	assert_output 'status HTTP/1.1 400 Bad Request'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send 'hello there\r\n\r\n'
+	assert_output 'status HTTP/1.1 400 Bad Request'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n'
+	assert_output 'status HTTP/1.1 400 Bad Request'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n'
+	assert_output 'status HTTP/1.1 400 Bad Request'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n'
+	assert_output 'status HTTP/1.1 426 Upgrade Required'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send 'GET / HTTP/1.1\r\nHost: x\r\n folded: header\r\n\r\n'
+	assert_output 'status HTTP/1.1 400 Bad Request'
+	run -0 "$PY" "$PEER" raw "$ADDR" --send "GET /$(head -c 20000 /dev/zero | tr '\0' a) HTTP/1.1\r\n\r\n"
+	assert_output 'status HTTP/1.1 431 Request Header Fields Too Large'
+	# a head that arrives a byte at a time is parsed once it is whole
+	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --timeout 1 --send 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+	assert_output 'status HTTP/1.1 101 Switching Protocols'
+	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_output 'status HTTP/1.1 200 OK'
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	assert_output ok
+}
+
+@test "bad frames: unmasked 1002, invalid UTF-8 1007, oversized 1009" {
+	wsb
+	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --frame 810568656c6c6f
+	assert_line 'close 1002 '
+	# "\xff\xfe" masked with aabbccdd
+	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --frame 8182aabbccdd5545
+	assert_line 'close 1007 '
+	# a text frame announcing 2^63-1 bytes, and one of 1 MiB (over 64 KiB)
+	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --frame 81ff7fffffffffffffff0000000041
+	assert_line 'close 1009 '
+	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --frame 82ff0000000000100000aabbccdd41
+	assert_line 'close 1009 '
+	# a masked, valid message is fine (and ignored); a close is echoed
+	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --masked-text hi --frame 88820000000003e8
+	assert_line 'close 1000 '
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .clients"
+	assert_output 0
+}
+
+@test "interop (python3-websockets): fragmented message, ping, close handshake" {
+	wsb
+	run -0 --separate-stderr timeout 20 "$PY" "$PEER" client "ws://$ADDR/" \
+		--fragment 'a|b|c' --send 'plain' --ping --close 1000 --reason bye
+	assert_equal "$output" $'open\npong\nclose 1000 bye'
+	start_bg py "$PY" "$PEER" client "ws://$ADDR/" --count 2 --close 1000
+	wait_until 10 grep -q '^open' "$BATS_TEST_TMPDIR/py.out"
+	feed "$(ev i1 follow)" "$(ev i2 cheer)"
+	wait_bg py
+	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/py.out' | cut -c5- | jq -r .id"
+	assert_output $'i1\ni2'
+}
+
+@test "--ping-interval: a silent client is dropped, one that answers stays" {
+	wsb --ping-interval 0.5
+	start_bg silent "$PY" "$PEER" raw "$ADDR" --handshake --timeout 8
+	start_bg polite "$PY" "$PEER" raw "$ADDR" --handshake --pong --timeout 8
+	wait_until 10 grep -q 'no answer to ping; dropped' "$BATS_TEST_TMPDIR/wsb.err"
+	wait_clients 1
+	run -0 grep -c '^ping' "$BATS_TEST_TMPDIR/polite.out"
+	feed "$(ev p1 follow)"
+	wait_until 10 grep -q '^msg ' "$BATS_TEST_TMPDIR/polite.out"
+}
+
+@test "SIGTERM closes clients with 1001 and exits 0" {
+	wsb
+	start_bg py "$PY" "$PEER" client "ws://$ADDR/"
+	wait_clients 1
+	stop_bg wsb TERM
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/wsb.status")" 0
+	wait_bg py
+	run grep -x 'close 1001 server going away' "$BATS_TEST_TMPDIR/py.out"
+	assert_success
+}
+
+@test "--keep-open serves after the end of input, replaying" {
+	wsb --keep-open --replay 5
+	feed "$(ev k1 follow)" "$(ev k2 raid)"
+	end_input
+	wait_until 10 grep -q 'end of input' "$BATS_TEST_TMPDIR/wsb.err"
+	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
+	assert_equal "$(jq -r .id <<<"$output")" $'k1\nk2'
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .input"
+	assert_output closed
+	stop_bg wsb TERM
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/wsb.status")" 0
+}
+
+@test "stdin from a file: every event, then exit 0" {
+	twitch-trigger --random --count 3 >"$BATS_TEST_TMPDIR/file"
+	run -0 --separate-stderr timeout 10 ws-broadcast --listen 127.0.0.1:0 <"$BATS_TEST_TMPDIR/file"
+	run -0 --separate-stderr timeout 10 ws-broadcast --listen 127.0.0.1:0 </dev/null
+}
+
+@test "usage and set-up errors" {
+	run -64 --separate-stderr ws-broadcast --listen nonsense
+	[[ "$stderr" == *"--listen"* ]] || fail "$stderr"
+	run -64 --separate-stderr ws-broadcast --max-queue 10
+	run -64 --separate-stderr ws-broadcast --replay -1
+	run -64 --separate-stderr ws-broadcast --origin evil.example
+	run -64 --separate-stderr ws-broadcast --ping-interval 0
+	run -64 --separate-stderr ws-broadcast extra
+	run -66 --separate-stderr ws-broadcast --listen 127.0.0.1:0 --token-file "$BATS_TEST_TMPDIR/none" </dev/null
+	run -66 --separate-stderr ws-broadcast --listen 127.0.0.1:0 --static "$BATS_TEST_TMPDIR/none" </dev/null
+	wsb
+	run -69 --separate-stderr timeout 10 ws-broadcast --listen "$ADDR" </dev/null
+}
