@@ -25,7 +25,7 @@ WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
-override CPPFLAGS += -D_DEFAULT_SOURCE -D_FORTIFY_SOURCE=2 -Ilib \
+override CPPFLAGS += -D_DEFAULT_SOURCE -D_FORTIFY_SOURCE=2 -iquote lib \
 		     -DSV_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 $(WARN) -fstack-protector-strong -pthread
 override LDFLAGS  += -Wl,--as-needed -pthread
