@@ -56,7 +56,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: twitch-eventsub [-hqVv] [--log-format FMT] COMMAND [options]\n"
 	    "       twitch-eventsub list [--auth app|user] [-b LOGIN|ID] [--status S] [-t TYPE]\n"
-	    "       twitch-eventsub create -t TYPE [--type-version V] -b LOGIN|ID\n"
+	    "       twitch-eventsub create -t TYPE [--version V] -b LOGIN|ID\n"
 	    "                       [--transport webhook --callback URL [--secret-file F] |\n"
 	    "                        --transport websocket --session ID |\n"
 	    "                        --transport conduit --conduit ID] [--condition K=V]...\n"
@@ -77,7 +77,8 @@ usage(FILE *f)
 	    "      --status S           list: only subscriptions with this status\n"
 	    "  -t, --type TYPE          subscription type (channel.follow or follow)\n"
 	    "      --transport T        webhook, websocket or conduit\n"
-	    "      --type-version V     subscription version (default: the current one)\n" SV_CLI_COMMON_HELP
+	    "      --type-version V     subscription version (default: the current one);\n"
+	    "                           after create, --version V says the same\n" SV_CLI_COMMON_HELP
 	    "\n"
 	    "Exit status: 0 done, 64 usage, 65 refused by Helix (unknown user or id,\n"
 	    "bad condition, duplicate), 69 unreachable, 75 rate limited, 77 token\n"
@@ -117,6 +118,40 @@ static const struct option longopts[] = {
 	SV_CLI_LONGOPT_VERSION,
 	{ NULL, 0, NULL, 0 },
 };
+
+/*
+ * After "create", --version V is the subscription version, as the issue
+ * and Twitch's own CLI spell it; everywhere else it prints our version.
+ * create_longopts is longopts with that one entry changed.
+ */
+#define NLONGOPTS (sizeof(longopts) / sizeof(longopts[0]))
+static struct option create_longopts[NLONGOPTS];
+
+/*
+ * The first operand (the command), found by a dry getopt pass over a
+ * copy of argv, so that options may come before or after it.
+ */
+static const char *
+find_command(int argc, char **argv)
+{
+	char **copy;
+	const char *cmd = NULL;
+	int saved = opterr;
+
+	if ((copy = calloc((size_t)argc + 1, sizeof(*copy))) == NULL)
+		return NULL;
+	memcpy(copy, argv, (size_t)argc * sizeof(*copy));
+	opterr = 0;
+	optind = 0;
+	while (getopt_long(argc, copy, "b:hqt:Vv", longopts, NULL) != -1)
+		continue;
+	if (optind < argc)
+		cmd = copy[optind];
+	opterr = saved;
+	optind = 0;
+	free(copy);
+	return cmd;
+}
 
 static void
 check_create(struct opts *o)
@@ -238,9 +273,22 @@ opts_parse(struct opts *o, int argc, char **argv)
 	bool version_given = false;
 	int c, ex;
 
+	const struct option *table = longopts;
+	const char *cmd;
+	size_t i;
+
 	memset(o, 0, sizeof(*o));
-	while (
-	    (c = getopt_long(argc, argv, "b:hqt:Vv", longopts, NULL)) != -1) {
+	cmd = find_command(argc, argv);
+	if (cmd != NULL && strcmp(cmd, "create") == 0) {
+		memcpy(create_longopts, longopts, sizeof(longopts));
+		for (i = 0; create_longopts[i].name != NULL; i++)
+			if (strcmp(create_longopts[i].name, "version") == 0) {
+				create_longopts[i].has_arg = required_argument;
+				create_longopts[i].val = OPT_TYPE_VERSION;
+			}
+		table = create_longopts;
+	}
+	while ((c = getopt_long(argc, argv, "b:hqt:Vv", table, NULL)) != -1) {
 		switch (c) {
 		case OPT_ALL:
 			o->all = true;

@@ -53,6 +53,21 @@ last_request() {
 	assert_equal "$output" '{"login":["lanternfish"]}'
 }
 
+@test "create --version V is the subscription version (as in Twitch's CLI); -V and --version elsewhere print ours" {
+	run -0 --separate-stderr timeout 10 twitch-eventsub create -t follow --version 2 -b glowcaster --session s1
+	jq -e '.type == "channel.follow" and .version == "2"' <<<"$output"
+	run -0 last_request POST /helix/eventsub/subscriptions
+	jq -e '.json.version == "2"' <<<"$output"
+	# before the command word too, and as --version=V
+	run -65 --separate-stderr timeout 10 twitch-eventsub --version=1 create -t follow -b glowcaster --session s2
+	[[ "$stderr" == *"410 Gone"* ]] || fail "$stderr"
+	run -64 --separate-stderr twitch-eventsub create -t follow -b glowcaster --session s3 --version
+	run -0 --separate-stderr twitch-eventsub --version
+	[[ "$output" == "twitch-eventsub "[0-9]* ]] || fail "$output"
+	run -0 --separate-stderr twitch-eventsub create -V
+	[[ "$output" == "twitch-eventsub "[0-9]* ]] || fail "$output"
+}
+
 @test "create: a webhook subscription uses an app token and never prints the secret" {
 	export TWITCH_EVENTSUB_SECRET=s3rvitor-test-secret
 	run -0 --separate-stderr timeout 10 twitch-eventsub -v create -t stream.online -b lanternfish \
