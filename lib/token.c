@@ -8,8 +8,11 @@
 #include "token.h"
 #include "tokenstore.h"
 
-/* Twitch: validate when starting and hourly after (twitch-protocols 6.7). */
-#define VALIDATE_EVERY_MS (3600 * 1000LL)
+/*
+ * Twitch: validate when starting and hourly after (twitch-protocols 6.7).
+ * SERVITOR_VALIDATE_SECONDS may shorten it (never lengthen it).
+ */
+#define VALIDATE_EVERY_S 3600L
 /* After a validation that could not reach the id server. */
 #define VALIDATE_RETRY_MS (300 * 1000LL)
 /* After an early refresh that could not reach the id server. */
@@ -37,6 +40,7 @@ struct sv_token {
 	struct sv_tokenstore *store;
 	struct sv_oauth oauth;
 	struct slot slot[2];
+	long long validate_every_ms;
 };
 
 static const char *const kind_name[] = { "user token", "app token" };
@@ -90,6 +94,17 @@ sv_token_new(struct sv_err *e)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		goto oom;
+	t->validate_every_ms = VALIDATE_EVERY_S * 1000LL;
+	if ((v = env("SERVITOR_VALIDATE_SECONDS")) != NULL) {
+		unsigned long sec;
+
+		if (sv_cli_ulong(v, 1, VALIDATE_EVERY_S, &sec) == 0)
+			t->validate_every_ms = (long long)sec * 1000;
+		else
+			sv_log_warn(
+			    "SERVITOR_VALIDATE_SECONDS: expected 1 to %ld, got '%s'; validating hourly",
+			    VALIDATE_EVERY_S, v);
+	}
 	v = env("TWITCH_ID_URL");
 	t->id_url = strdup(v != NULL ? v : SV_OAUTH_DEFAULT_URL);
 	if (t->id_url == NULL)
@@ -284,7 +299,7 @@ adopt(struct sv_token *t, enum sv_token_kind kind, struct sv_token_rec *r,
 	if (fresh) {
 		/* Just issued by Twitch: as good as validated. */
 		s->validated_once = true;
-		s->next_check_ms = mono_ms() + VALIDATE_EVERY_MS;
+		s->next_check_ms = mono_ms() + t->validate_every_ms;
 	}
 }
 
@@ -493,7 +508,7 @@ validate_slot(struct sv_token *t, enum sv_token_kind kind,
 	if (v.expires_in > 0)
 		s->rec.expires_at = wall_s() + v.expires_in;
 	s->validated_once = true;
-	s->next_check_ms = mono_ms() + VALIDATE_EVERY_MS;
+	s->next_check_ms = mono_ms() + t->validate_every_ms;
 	sv_log_debug("%s validated: login %s, expires in %ld s",
 	    kind_name[kind], v.login != NULL ? v.login : "-", v.expires_in);
 	if (out != NULL)

@@ -6,7 +6,8 @@
  * when set (used as given, never refreshed), else the one in the token
  * store (lib/tokenstore, DESIGN.md 3). It validates the token with the id
  * server on first use and then at least hourly (Twitch requires it),
- * refreshes a user token before it expires or after a 401, gets a new
+ * (SERVITOR_VALIDATE_SECONDS shortens that interval), refreshes a user
+ * token before it expires or after a 401, gets a new
  * app token by client credentials when a client secret is configured,
  * and writes rotated refresh tokens back to the store under its lock,
  * so two processes refreshing at once both end up with a working token.

@@ -312,3 +312,32 @@ irc_log() {
 	stop_bg hosts
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0
 }
+
+@test "live: the stored token is validated again every interval; one Twitch stops accepting is refreshed" {
+	load helpers/twitch
+	start_fake_twitch --user glowcaster_bot:600700800
+	tok=$(seed_user glowcaster_bot)
+	access=$(jq -r .access_token <<<"$tok")
+	start_irc --token "$access" --login glowcaster_bot
+	SERVITOR_VALIDATE_SECONDS=1 start_bg hosts twitch-irc-hosts --url "$IRC_URL" -v glowcaster
+	# validated TOKEN N: the fake saw at least N validations of TOKEN
+	validated() {
+		test "$(fake_requests '[.[] | select(.path == "/oauth2/validate"
+		    and .headers.authorization == "OAuth " + $t)] | length' --arg t "$1")" -ge "$2"
+	}
+	stored_token_is_not() {
+		test "$(store_get .user.access_token)" != "$1"
+	}
+	# at start, then about once a second
+	wait_until 15 validated "$access" 3
+	# Twitch revokes the token: the next validation refreshes it, the tool goes on
+	fake_ctl /_fake/expire "{\"access_token\":\"$access\"}" >/dev/null
+	wait_until 15 stored_token_is_not "$access"
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token" and .form.grant_type == "refresh_token")] | length'
+	assert_output 1
+	fresh=$(store_get .user.access_token)
+	wait_until 15 validated "$fresh" 2
+	kill -0 "$(bg_pid hosts)" || fail "twitch-irc-hosts ended: $(cat "$BATS_TEST_TMPDIR/hosts.err")"
+	assert_no_secret "$access" "$BATS_TEST_TMPDIR/hosts.err"
+	assert_no_secret "$fresh" "$BATS_TEST_TMPDIR/hosts.err"
+}

@@ -215,6 +215,23 @@ wait_status() {
 	fake_ctl /_fake/state | jq -e --arg r "$(store_get .user.refresh_token)" '.refresh_tokens | index($r)'
 }
 
+@test "a token about to expire is refreshed ahead of time, once; a fresh one is not" {
+	start_fake_twitch
+	old=$(seed_user glowcaster 60)
+	old_access=$(jq -r .access_token <<<"$old")
+	# 60 s left of a 4 h token: inside the refresh margin (5 min)
+	run -0 --separate-stderr timeout 10 twitch-auth token
+	new=$output
+	[ -n "$new" ] && [ "$new" != "$old_access" ] || fail "not refreshed ahead of expiry: $new"
+	assert_equal "$(store_get .user.access_token)" "$new"
+	jq -e '.user.expires_at > now + 3600' "$STORE"
+	# the new token has hours left: used as it is, no second refresh
+	run -0 --separate-stderr timeout 10 twitch-auth token
+	assert_output "$new"
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token") | .form.grant_type]'
+	assert_output '["refresh_token"]'
+}
+
 @test "a refresh ahead of expiry that cannot reach Twitch keeps the token that still works" {
 	start_fake_twitch
 	tok=$(seed_user glowcaster 60)
