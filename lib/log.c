@@ -69,12 +69,21 @@ sv_log_init(const char *prog)
 		p = p != NULL ? p + 1 : prog;
 		(void)snprintf(lg.prog, sizeof(lg.prog), "%s", p);
 	}
-	env = getenv("SERVITOR_LOG");
-	if (env != NULL && *env != '\0' && (lvl = sv_log_level_parse(env)) >= 0)
-		lg.level = lvl;
 	env = getenv("SERVITOR_LOG_FORMAT");
-	if (env != NULL)
-		(void)sv_log_format_parse(env, &lg.json);
+	if (env != NULL && *env != '\0' &&
+	    sv_log_format_parse(env, &lg.json) < 0)
+		sv_log_warn("SERVITOR_LOG_FORMAT: expected text or json, got "
+		            "'%s'; using text",
+		    env);
+	env = getenv("SERVITOR_LOG");
+	if (env != NULL && *env != '\0') {
+		if ((lvl = sv_log_level_parse(env)) >= 0)
+			lg.level = lvl;
+		else
+			sv_log_warn("SERVITOR_LOG: expected error, warn, info "
+			            "or debug, got '%s'; using warn",
+			    env);
+	}
 }
 
 const char *

@@ -98,3 +98,11 @@ tools() {
 	run -0 --separate-stderr twitch-trigger follow -q
 	assert_equal "$stderr" ""
 }
+
+@test "a bad SERVITOR_LOG or SERVITOR_LOG_FORMAT is warned about once, not ignored" {
+	run -0 --separate-stderr env SERVITOR_LOG=loud twitch-trigger follow
+	assert_equal "$stderr" "twitch-trigger: warn: SERVITOR_LOG: expected error, warn, info or debug, got 'loud'; using warn"
+	jq -e '.type == "channel.follow"' <<<"$output"
+	run -0 --separate-stderr env SERVITOR_LOG_FORMAT=xml twitch-trigger follow
+	assert_equal "$stderr" "twitch-trigger: warn: SERVITOR_LOG_FORMAT: expected text or json, got 'xml'; using text"
+}
