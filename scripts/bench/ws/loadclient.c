@@ -366,7 +366,11 @@ main(int argc, char **argv)
 					int seq = s != NULL ? atoi(s + 6) : -1;
 
 					if (seq >= 0 && seq < nevents) {
-						last_at[seq] = now;
+						/* kernel receive times do not come in
+						 * the order epoll hands sockets over:
+						 * keep the latest */
+						if (now > last_at[seq])
+							last_at[seq] = now;
 						if (++count[seq] == nclients) {
 							lat[done_events] =
 							    last_at[seq] -
