@@ -6,6 +6,17 @@
 #include "eventsub.h"
 #include "types.h"
 
+static const struct kind {
+	const char *name;
+	enum sv_eventsub_kind kind;
+} kinds[] = {
+	{ "session_welcome", SV_EVENTSUB_WELCOME },
+	{ "session_keepalive", SV_EVENTSUB_KEEPALIVE },
+	{ "notification", SV_EVENTSUB_NOTIFICATION },
+	{ "session_reconnect", SV_EVENTSUB_RECONNECT },
+	{ "revocation", SV_EVENTSUB_REVOCATION },
+};
+
 static const char *
 str_at(const json_t *o, const char *key)
 {
@@ -104,17 +115,6 @@ int
 sv_eventsub_parse(const char *data, size_t len, bool raw,
     struct sv_eventsub_msg *m, struct sv_err *e)
 {
-	static const struct {
-		const char *name;
-		enum sv_eventsub_kind kind;
-	} kinds[] = {
-		{ "session_welcome", SV_EVENTSUB_WELCOME },
-		{ "session_keepalive", SV_EVENTSUB_KEEPALIVE },
-		{ "notification", SV_EVENTSUB_NOTIFICATION },
-		{ "session_reconnect", SV_EVENTSUB_RECONNECT },
-		{ "revocation", SV_EVENTSUB_REVOCATION },
-	};
-
 	json_t *md, *payload, *sub;
 	json_error_t je;
 	size_t i;

@@ -53,8 +53,8 @@ import importlib.util
 import json
 import os
 import secrets
+import signal
 import ssl
-import sys
 import threading
 import time
 import urllib.parse
@@ -258,6 +258,10 @@ class FakeWS:
 
     async def close(self, s, code, reason=None):
         s.closed_by_us = code
+        # Gone from now on, for Helix too, however long the client
+        # takes to answer the close frame.
+        with self.lock:
+            s.status = "closing"
         await s.ws.close(code, reason or CLOSE.get(code, ("", ""))[0])
 
     async def one(self, s, spec):
@@ -331,7 +335,8 @@ class FakeWS:
 
     async def run(self, js):
         with self.lock:
-            open_ = [x for x in self.sessions if x.status != "closed"]
+            open_ = [x for x in self.sessions
+                     if x.status in ("connected", "reconnecting")]
             if "conn" in js:
                 s = next((x for x in self.sessions
                           if x.conn == js["conn"]), None)
@@ -481,7 +486,7 @@ class FakeWS:
                 for sub in s.subs.values():
                     sub["status"] = status
 
-    async def serve(self):
+    async def serve(self, stop):
         host, _, port = self.args.ws_listen.rpartition(":")
         ctx = None
         if self.args.ws_tls:
@@ -495,7 +500,7 @@ class FakeWS:
             with open(tmp, "w") as f:
                 f.write("%s:%d\n" % (addr[0], addr[1]))
             os.replace(tmp, self.args.ws_port_file)
-            await asyncio.Future()
+            await stop
 
 
 def main():
@@ -516,13 +521,11 @@ def main():
     asyncio.set_event_loop(loop)
     fake = FakeWS(args, loop)
     fake.st = api.start(args, ws_hooks=fake)
-    try:
-        loop.run_until_complete(fake.serve())
-    except KeyboardInterrupt:
-        pass
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set_result, None)
+    loop.run_until_complete(fake.serve(stop))
 
 
 if __name__ == "__main__":
-    import signal
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     main()
