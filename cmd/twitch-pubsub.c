@@ -815,6 +815,8 @@ sess_timers(struct run *r, struct sess *s, long long *wake)
 
 	if (s->es.welcome_new) {
 		welcomed(r, s);
+		if (r->ex >= 0)
+			return true;
 		now = sv_net_now_ms();
 	}
 	if (s->listened) {
