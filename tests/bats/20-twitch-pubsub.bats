@@ -120,6 +120,29 @@ setup() {
 	assert_output "/ws?keepalive_timeout_seconds=30"
 }
 
+@test "the fake enforces Twitch's rules: a client frame is closed with 4001, an unused session with 4003" {
+	start_es --welcome-window 0.5
+	run -0 timeout 20 "$PY" - "$ES_URL" <<'PYEOF'
+import asyncio, sys, websockets
+async def main(url):
+    async with websockets.connect(url) as ws:
+        await ws.recv()                      # session_welcome
+        await ws.send("hello")               # inbound traffic
+        await ws.wait_closed()
+        print(ws.close_code)
+    async with websockets.connect(url) as ws:
+        await ws.recv()
+        await ws.wait_closed()               # nothing subscribed
+        print(ws.close_code)
+asyncio.run(main(sys.argv[1]))
+PYEOF
+	assert_output $'4001\n4003'
+	# and Helix refuses a session it does not know
+	seed_user glowcaster >/dev/null
+	run -65 --separate-stderr timeout 10 twitch-eventsub create -t cheer -b glowcaster --session nosuchsession
+	[[ "$stderr" == *"400 Bad Request: websocket transport session does not exist"* ]] || fail "$stderr"
+}
+
 @test "--types TYPE:VERSION; an unknown type is subscribed as v1 on broadcaster_user_id and passed through" {
 	start_es
 	seed_user glowcaster 3600 '["channel:read:ads","moderator:read:followers"]' >/dev/null
