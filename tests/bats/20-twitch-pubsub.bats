@@ -190,11 +190,15 @@ PYEOF
 	grep -q "subscriptions carried over" "$BATS_TEST_TMPDIR/ps.err" || fail "$(cat "$BATS_TEST_TMPDIR/ps.err")"
 }
 
-@test "silence past the keepalive: the connection is dead, a new one is made and subscribed" {
+@test "keepalives keep a connection up; silence past the keepalive: dead, a new one is made and subscribed" {
 	start_es
 	seed_user glowcaster >/dev/null
 	listen ps --keepalive 2 -v
 	wait_until 20 es_subs 3 1 || fail "not subscribed"
+	# keepalives alone keep it up past the deadline (2 s + 1 s)
+	wait_until 20 bash -c "[ \$(jq -s '[.[] | select(.kind == \"session_keepalive\")] | length' '$ES_LOG') -ge 3 ]"
+	run -0 es_log '[.[] | select(.event == "connect")] | length'
+	assert_output 1
 	es_send "{\"messages\":[$(notif s1),{\"silence\":true}]}"
 	wait_until 20 es_subs 3 2 || fail "not subscribed again"
 	es_send "{\"messages\":[$(notif s2)]}"
