@@ -1,5 +1,7 @@
 /* helix: the Twitch Helix API client; see helix.h. */
 #include <ctype.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,6 +192,18 @@ note_ratelimit(struct sv_helix *h, const struct sv_http_resp *rs)
 		h->reset_ms = reset_ms(rs);
 }
 
+/* Does the answer say the rate-limit bucket still has points? */
+static bool
+bucket_left(const struct sv_http_resp *rs)
+{
+	unsigned long n;
+	char v[32];
+
+	return sv_http_resp_header(rs, "Ratelimit-Remaining", v, sizeof(v)) !=
+	    NULL &&
+	    sv_cli_ulong(v, 1, ULONG_MAX, &n) == 0;
+}
+
 static int
 call_error(struct sv_helix *h, const char *method, const char *path,
     const struct sv_http_resp *rs, struct sv_err *e)
@@ -282,7 +296,11 @@ sv_helix_call(struct sv_helix *h, const char *method, const char *path,
 			sv_token_reject(h->tk, h->kind, tok);
 			continue;
 		}
-		if (rs.status == 429 && n429++ < RATE_RETRIES) {
+		/* A 429 that leaves points in the bucket is a limit
+		 * (EventSub WebSocket transports, cost: protocols 1.10), not
+		 * the rate limit: waiting would not help. */
+		if (rs.status == 429 && !bucket_left(&rs) &&
+		    n429++ < RATE_RETRIES) {
 			long long until = reset_ms(&rs);
 
 			if (until == 0)

@@ -5,7 +5,9 @@
  * Every call sends "Client-Id" and "Authorization: Bearer" with a token
  * from sv_token_get(); after a 401 it rejects the token, gets a fresh one
  * (refresh) and retries once. A 429 waits until Ratelimit-Reset (at most
- * 60 s, three times), and a response that leaves Ratelimit-Remaining at
+ * 60 s, three times), unless its Ratelimit-Remaining is above 0: then it
+ * is a limit (EventSub WebSocket transports or cost), not the rate limit,
+ * and fails at once. A response that leaves Ratelimit-Remaining at
  * 0 makes the next call wait for the reset first. Helix error bodies
  * ({"error","status","message"}) become the message of e.
  *

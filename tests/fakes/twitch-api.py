@@ -61,6 +61,11 @@ Control interface, JSON over HTTP on the same port(s), under /_fake/:
     POST /_fake/subscription    {"id":I,"status":S}: change a subscription
     GET  /_fake/state           tokens, devices, subscriptions, config
 
+tests/fakes/eventsub-ws.py imports this file and runs it in the same
+process as its EventSub WebSocket server (State.ws_hooks): websocket
+subscriptions must then name a session that server has connected, within
+the limits of section 1.10, and /_fake/ws/ paths are its control interface.
+
 The fake logs one line per request on stderr (method, path, status) and
 never the query or body, which hold credentials.
 """
@@ -106,6 +111,9 @@ TYPES = {
                                  "channel:read:hype_train"),
     "channel.chat.notification": ("1", ["broadcaster_user_id", "user_id"],
                                   "user:read:chat"),
+    # Not in lib/types: the tools pass it through as an unknown type.
+    "channel.ad_break.begin": ("1", ["broadcaster_user_id"],
+                               "channel:read:ads"),
 }
 # Removed versions answer 410 (section 0: channel.follow v1).
 GONE = {("channel.follow", "1")}
@@ -166,6 +174,10 @@ class State:
         self.subs = []      # subscriptions, in creation order
         self.failures = []  # injected answers
         self.requests = []
+        # The EventSub WebSocket server sharing this state (eventsub-ws.py):
+        # check(sid, owner, cost, state) -> None or (status, message),
+        # subscribed(sub), deleted(sub), admin(request) -> answer.
+        self.ws_hooks = None
 
     def user_by_login(self, login):
         for lg, uid in self.users:
@@ -275,6 +287,11 @@ class Handler(BaseHTTPRequestHandler):
         st = self.st
         rq = self.read_request()
         path = rq["path"]
+        if path.startswith("/_fake/ws/") and st.ws_hooks is not None:
+            # Not under st.lock: it waits for the WebSocket thread.
+            status, body, hdrs = st.ws_hooks.admin(rq)
+            self.send(status, body, hdrs)
+            return
         if path.startswith("/_fake/"):
             status, body, hdrs = self.admin(rq)
             self.send(status, body, hdrs)
@@ -695,6 +712,12 @@ class Handler(BaseHTTPRequestHandler):
             if known is not None and sid not in known:
                 return helix_error(400, "websocket transport session does "
                                    "not exist or has already disconnected")
+            if st.ws_hooks is not None:
+                owner = ("user", g["client_id"], g.get("user_id"))
+                err = st.ws_hooks.check(sid, owner,
+                                        0 if TYPES[typ][2] else 1, st)
+                if err:
+                    return helix_error(*err)
             out_tr.update({"session_id": sid, "connected_at": now_rfc3339()})
             status = "enabled"
         elif method == "webhook":
@@ -747,6 +770,8 @@ class Handler(BaseHTTPRequestHandler):
                "created_at": now_rfc3339(), "transport": out_tr,
                "cost": 0 if scope else 1, "_owner": owner}
         st.subs.append(sub)
+        if method == "websocket" and st.ws_hooks is not None:
+            st.ws_hooks.subscribed(sub)
         mine = [s for s in st.subs if s["_owner"] == owner]
         return 202, {"data": [self.public_sub(sub)], "total": len(mine),
                      "total_cost": sum(s["cost"] for s in mine),
@@ -801,6 +826,9 @@ class Handler(BaseHTTPRequestHandler):
         for s in st.subs:
             if s["id"] == sid and self.owns(g, s):
                 st.subs.remove(s)
+                if st.ws_hooks is not None and \
+                        s["transport"]["method"] == "websocket":
+                    st.ws_hooks.deleted(s)
                 return 204, None, {}
         return helix_error(404, "subscription not found")
 
@@ -818,8 +846,7 @@ def write_port_file(path, server):
     os.replace(tmp, path)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_arguments(ap):
     ap.add_argument("--listen", default="127.0.0.1:0")
     ap.add_argument("--port-file")
     ap.add_argument("--tls-listen")
@@ -835,9 +862,12 @@ def main():
     ap.add_argument("--device-expires", type=int, default=1800)
     ap.add_argument("--approve-after", type=int, default=0)
     ap.add_argument("--slow-down", type=int, action="append")
-    args = ap.parse_args()
 
+
+def start(args, ws_hooks=None):
+    """Serve in background threads; returns the State."""
     Handler.st = State(args)
+    Handler.st.ws_hooks = ws_hooks
     servers = []
     plain = ThreadingHTTPServer(listen(args.listen), Handler)
     plain.daemon_threads = True
@@ -856,10 +886,18 @@ def main():
         write_port_file(args.port_file, plain)
     else:
         print("%s:%d" % plain.server_address[:2], flush=True)
-    for s in servers[1:]:
+    for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
+    return Handler.st
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    args = ap.parse_args()
+    start(args)
     try:
-        plain.serve_forever()
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
 
