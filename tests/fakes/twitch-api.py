@@ -864,17 +864,22 @@ def add_arguments(ap):
     ap.add_argument("--slow-down", type=int, action="append")
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 overflows when a loaded test
+    # machine stalls this process while several tools connect at once.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def start(args, ws_hooks=None):
     """Serve in background threads; returns the State."""
     Handler.st = State(args)
     Handler.st.ws_hooks = ws_hooks
     servers = []
-    plain = ThreadingHTTPServer(listen(args.listen), Handler)
-    plain.daemon_threads = True
+    plain = Server(listen(args.listen), Handler)
     servers.append(plain)
     if args.tls_listen:
-        tls = ThreadingHTTPServer(listen(args.tls_listen), Handler)
-        tls.daemon_threads = True
+        tls = Server(listen(args.tls_listen), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
         tls.socket = ctx.wrap_socket(tls.socket, server_side=True,
