@@ -109,11 +109,15 @@ build/san/tests/%: build/san/tests/unit/%.o build/san/libservitor.a
 
 san: $(SAN_BINS) $(SAN_UNITS)
 
-# --- ws-broadcast embeds its built-in page: the overlay swaps the file ---
-PAGE = share/overlay/index.html
-build/gen/ws-broadcast-page.c: $(PAGE) scripts/embed
+# --- ws-broadcast embeds its built-in pages (share/overlay/) ---
+PAGES = ws_broadcast_page share/overlay/index.html \
+	ws_broadcast_dashboard share/overlay/dashboard.html \
+	ws_broadcast_config share/overlay/overlay.json
+OVERLAY_FILES = share/overlay/index.html share/overlay/dashboard.html \
+	share/overlay/overlay.json
+build/gen/ws-broadcast-page.c: $(OVERLAY_FILES) scripts/embed
 	@mkdir -p $(@D)
-	scripts/embed ws_broadcast_page $(PAGE) >$@
+	scripts/embed $(PAGES) >$@
 build/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 build/san/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
