@@ -99,7 +99,7 @@ launch() {
 }
 
 @test "servitor-local: the command lines it runs (DESIGN.md flags), and configuration errors exit 78" {
-	run -0 env SERVITOR_CHANNEL=glowcaster SERVITOR_BIN=/opt/sv \
+	run -0 env SERVITOR_CHANNEL=glowcaster SERVITOR_BIN=/opt/sv SERVITOR_SOURCES=pubsub,irc \
 		"$SV_TOP/scripts/servitor-local" --dry-run
 	assert_line "listener: /opt/sv/twitch-pubsub --broadcaster glowcaster --types channel.follow,channel.subscribe,channel.subscription.message,channel.subscription.gift,channel.cheer,channel.raid,channel.channel_points_custom_reward_redemption.add,stream.online,stream.offline"
 	assert_line "listener: /opt/sv/twitch-irc-hosts --events host glowcaster"
@@ -113,6 +113,9 @@ launch() {
 	assert_equal "$output" "listener: /opt/sv/twitch-irc-hosts --events host,raid glowcaster
 listener: /opt/sv/twitch-webhookd --listen 127.0.0.1:8081 --secret-file $T/creds/eventsub-secret
 into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/creds/overlay-token"
+	run -0 env SERVITOR_CHANNEL=glowcaster "$SV_TOP/scripts/servitor-local" --dry-run --print
+	assert_equal "${#lines[@]}" 1
+	assert_line --partial '/twitch-pubsub --broadcaster glowcaster --types '
 	run -78 --separate-stderr "$SV_TOP/scripts/servitor-local" --dry-run
 	[[ "$stderr" == *"SERVITOR_CHANNEL is not set"* ]] || fail "$stderr"
 	run -78 --separate-stderr env SERVITOR_SOURCES=carrier-pigeon "$SV_TOP/scripts/servitor-local"
