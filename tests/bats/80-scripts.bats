@@ -128,7 +128,10 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 @test "systemd units: systemd-analyze verify is clean on every unit as installed by make install" {
 	require_cmd systemd-analyze
 	dest="$T/dest"
-	run -0 make -s -C "$SV_TOP" install DESTDIR="$dest" PREFIX=/usr/local
+	# the binaries under test, not a fresh build
+	run -0 timeout 300 make -s -C "$SV_TOP" install DESTDIR="$dest" PREFIX=/usr/local \
+		BINS="$(echo "$SV_BIN"/*)"
+	[ -x "$dest/usr/local/bin/ws-broadcast" ] || fail "nothing installed"
 	units=("$dest"/usr/local/lib/systemd/system/*.service)
 	[ "${#units[@]}" -eq 3 ] || fail "units: ${units[*]}"
 	# verify checks that ExecStart= exists: point it at the installed
