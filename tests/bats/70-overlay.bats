@@ -15,9 +15,10 @@ setup_file() {
 	if [ -x /usr/bin/chromium ] && command -v npm >/dev/null &&
 		[ ! -f "$SV_NODE_MODULES/playwright-core/package.json" ]; then
 		mkdir -p "$SV_TOP/build/browser"
+		echo "# installing playwright-core into build/browser (npm)" >&3
 		timeout 300 npm install --prefix "$SV_TOP/build/browser" \
-			--no-audit --no-fund --no-save --loglevel=error \
-			playwright-core@1 >&3 2>&1 || true
+			--no-audit --no-fund --no-save --no-update-notifier --loglevel=error \
+			playwright-core@1 2>&1 | sed 's/^/# /' >&3 || true
 	fi
 }
 
