@@ -72,6 +72,12 @@ browse() {
 	[ -s "$SHOTS/dashboard.png" ] || fail "no screenshot"
 }
 
+@test "overlay.json (from --static DIR): templates, image and sound per type, minimum amounts; ?types= filters" {
+	browse config
+	assert_line --partial 'ok overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: 250 from BitBard'
+	assert_line 'ok ?types=raid shows the raid and skips the cheer'
+}
+
 @test "without --token-file the dashboard is read-only" {
 	browse readonly
 	assert_line --partial 'ok without a token the dashboard is read-only'

@@ -7,7 +7,7 @@
 //
 //   node tests/browser/overlay.js SCENARIO OUTDIR
 //
-// Scenarios: alert, queue, escape, reconnect, replay, readonly,
+// Scenarios: alert, queue, escape, reconnect, replay, config, readonly,
 // screenshot (the README picture: OUTDIR/overlay.png, dashboard.png).
 // Prints one "ok ..." line per check; exits 0 when all passed, 1 with a
 // "FAIL: ..." line otherwise.
@@ -24,7 +24,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sv-browser-"));
 const CHROMIUM = process.env.SV_CHROMIUM || "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
   "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync"];
+  "--disable-component-update", "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required"]; // as OBS plays sounds
 
 let server = null, serverErr = "", addr = null, browser = null;
 
@@ -231,6 +232,49 @@ const scenarios = {
     ok("a test button shows a test alert: " + t.text);
     await dash.screenshot({ path: path.join(outdir, "dashboard.png") });
     if (serverErr.includes("dash-Secr3t")) fail("the token was logged");
+  },
+
+  // overlay.json from --static DIR: templates, image and sound per type,
+  // minimum amounts; ?types= filters
+  async config() {
+    const dir = path.join(tmp, "www");
+    fs.mkdirSync(path.join(dir, "media"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "media", "coin.wav"), Buffer.alloc(64));
+    fs.writeFileSync(path.join(dir, "media", "coin.png"), Buffer.alloc(64));
+    fs.writeFileSync(path.join(dir, "overlay.json"), JSON.stringify({
+      duration: 1, gap: 0.1, min_bits: 100,
+      alerts: { "channel.cheer": { image: "media/coin.png", sound: "media/coin.wav",
+        title: "Bits!", text: "{bits} from {user}" } } }));
+    await startServer(["--static", dir]);
+    const page = await openPage("/", "");
+    const urls = [];
+    page.on("request", (r) => urls.push(new URL(r.url()).pathname));
+    await connected(page);
+    const small = trigger("cheer", ["--user", "bitbard", "--amount", "50"]);
+    const big = trigger("cheer", ["--user", "bitbard", "--amount", "250"]);
+    feed(small, big);
+    const a = await waitShown(page, big.id, 1000);
+    if (a.text !== "250 from BitBard" || a.title !== "Bits!") fail("custom template: " + JSON.stringify(a));
+    const img = await page.evaluate(() => {
+      const i = document.querySelector("#alert .icon img");
+      return i ? new URL(i.src).pathname : null;
+    });
+    if (img !== "/media/coin.png") fail("image: " + img);
+    for (let i = 0; i < 40 && !urls.includes("/media/coin.wav"); i++) await sleep(25);
+    if (!urls.includes("/media/coin.wav")) fail("the sound was not loaded: " + urls.join(" "));
+    const seen = await page.evaluate(() => document.getElementById("alert").dataset.id);
+    if (seen === small.id) fail("a 50-bit cheer was shown with min_bits 100");
+    ok("overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: " + a.text);
+    // ?min_bits= and ?types= in the URL win over the file
+    const p2 = await openPage("/", "?types=raid&min_bits=10&duration=1");
+    await connected(p2);
+    const c = trigger("cheer", ["--amount", "50"]);
+    const r = trigger("raid", ["--user", "lanternfish", "--viewers", "3"]);
+    feed(c, r);
+    await waitShown(p2, r.id, 1000);
+    const shownIds = await p2.evaluate(() => document.getElementById("alert").dataset.id);
+    if (shownIds !== r.id) fail("?types=raid showed " + shownIds);
+    ok("?types=raid shows the raid and skips the cheer");
   },
 
   // without --token-file the dashboard is read-only
