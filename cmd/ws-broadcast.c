@@ -194,7 +194,8 @@ usage(FILE *f)
 	    "                    [--token-file FILE]\n"
 	    "\n"
 	    "Send every event line read from stdin to every WebSocket client.\n"
-	    "Clients filter with ?types=T,T and ?channel=LOGIN; GET / serves the overlay page.\n"
+	    "Clients filter with ?types=T,T and ?channel=LOGIN; GET / serves the overlay,\n"
+	    "/dashboard the dashboard; token holders may send control messages.\n"
 	    "\n"
 	    "      --dedupe N           drop an id sent within the last N events (default 4096; 0: off)\n"
 	    "      --keep-open          keep serving after the end of stdin\n"
@@ -206,7 +207,8 @@ usage(FILE *f)
 	    "      --replay N           a new client first gets the last N matching events\n"
 	    "      --static DIR         serve files from DIR instead of the built-in page\n"
 	    "      --strict             exit 65 on a bad input line instead of skipping it\n"
-	    "      --token-file FILE    clients must send ?token= with the token in FILE\n" SV_CLI_COMMON_HELP
+	    "      --token-file FILE    clients must send ?token= with the token in FILE\n"
+	    "                           (and may then replay events and send tests)\n" SV_CLI_COMMON_HELP
 	    "\n"
 	    "Exit status: 0 end of input or stopped, 64 usage, 65 bad input with --strict,\n"
 	    "66 unreadable file, 69 cannot listen, 74 stdin error. See ws-broadcast(1).\n");
