@@ -43,6 +43,7 @@ browse() {
 @test "the overlay connects and an event on stdin is an alert with the right text within 1 s" {
 	browse alert
 	assert_line --partial 'ok the page connects'
+	assert_line 'ok the background is transparent (OBS)'
 	assert_line --regexp '^ok the cheer shows as an alert within 1 s .*: PixelPanda cheered 500 bits!$'
 	assert_line 'ok a raid uses its template: LanternFish is raiding with 87 viewers!'
 	[ -s "$SHOTS/overlay-alert.png" ] || fail "no screenshot"
@@ -67,6 +68,7 @@ browse() {
 @test "replay on the dashboard shows the alert again on the overlay; test buttons send test alerts" {
 	browse replay
 	assert_line --partial 'ok the dashboard lists the event: '
+	assert_line 'ok the dashboard lists the newest event first'
 	assert_line --partial 'ok replay on the dashboard shows the alert again: Tea_Kettle gifted 5 tier'
 	assert_line --regexp '^ok a test button shows a test alert: .* cheered [0-9]+ bits!$'
 	[ -s "$SHOTS/dashboard.png" ] || fail "no screenshot"

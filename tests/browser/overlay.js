@@ -108,6 +108,10 @@ const scenarios = {
     const page = await openPage("/", "?duration=3");
     await connected(page);
     ok("the page connects to the server that served it");
+    const bg = await page.evaluate(() => [document.documentElement, document.body]
+      .map((e) => getComputedStyle(e).backgroundColor));
+    if (bg.some((c) => c !== "rgba(0, 0, 0, 0)")) fail("background: " + bg);
+    ok("the background is transparent (OBS)");
     const ev = trigger("cheer", ["--user", "pixelpanda", "--amount", "500",
       "--message", "Cheer500 great run"]);
     const t0 = feed(ev);
@@ -206,7 +210,15 @@ const scenarios = {
     if (cells[1] !== "gift" || cells[2] !== "Tea_Kettle" || cells[3] !== "5 gifts")
       fail("dashboard row: " + JSON.stringify(cells));
     ok("the dashboard lists the event: " + cells.slice(0, 4).join(" | "));
-    // wait until the alert is gone, then replay it
+    // newest first
+    const later = trigger("follow", ["--user", "nightowl42"]);
+    feed(later);
+    await dash.waitForSelector('tr[data-id="' + later.id + '"]', { timeout: 2000 });
+    const order = await dash.$$eval("#events tr", (t) => t.map((r) => r.dataset.id));
+    if (order.join(" ") !== later.id + " " + ev.id) fail("order: " + order);
+    ok("the dashboard lists the newest event first");
+    // wait until the alerts are gone, then replay the first
+    await waitShown(overlay, later.id, 4000);
     await overlay.waitForFunction(() => document.getElementById("alert").className === "",
       null, { timeout: 4000 });
     await dash.click(row + " button.replay");
@@ -218,7 +230,7 @@ const scenarios = {
       null, { timeout: 2000 });
     ok("the dashboard gets the server's answer");
     const rows = await dash.$$eval("#events tr", (t) => t.length);
-    if (rows !== 1) fail("the replay was listed as a new event: " + rows + " rows");
+    if (rows !== 2) fail("the replay was listed as a new event: " + rows + " rows");
     // a test alert per type: a cheer
     await overlay.waitForFunction(() => document.getElementById("alert").className === "",
       null, { timeout: 4000 });
