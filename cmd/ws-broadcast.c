@@ -40,6 +40,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "bcast.h"
 #include "buf.h"
 #include "cli.h"
 #include "control.h"
@@ -95,14 +96,6 @@ struct handler {
 	struct handler *grave;
 };
 
-/* An event as broadcast: framed once, with what the filters look at. */
-struct event {
-	struct sv_ws_frame *frame;
-	char *id; /* NULL when the line has none */
-	char *type; /* NULL when the line has none */
-	char *login; /* lower case; NULL when none */
-};
-
 enum hstate {
 	H_READ, /* the request head */
 	H_WRITE, /* the answer */
@@ -130,8 +123,7 @@ struct client {
 	struct client *prev, *next;
 	struct sv_ws *ws;
 	uint32_t events;
-	char *types; /* comma-separated, or NULL for all */
-	char *channels; /* comma-separated lower-case logins, or NULL */
+	struct sv_bcast_filter filter; /* ?types=, ?channel= */
 	unsigned long rx_at_ping;
 	bool ping_pending;
 	bool control; /* presented the token: may send control messages */
@@ -164,8 +156,7 @@ struct srv {
 	unsigned char token_md[32];
 	bool has_token;
 	struct sv_dedupe *dd;
-	struct event *ring; /* replay history */
-	size_t ring_cap, ring_len, ring_head;
+	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
 	size_t nclients;
 	size_t nclosing; /* clients with a close deadline */
@@ -342,61 +333,12 @@ opts_parse(struct opts *o, int argc, char **argv)
  */
 
 static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}
-
-/* Is item in the comma-separated list (exact, or case-insensitive)? */
-static bool
-list_has(const char *list, const char *item, bool nocase)
-{
-	size_t il = strlen(item), n;
-	const char *p = list;
-
-	for (;;) {
-		n = strcspn(p, ",");
-		if (n == il &&
-		    (nocase ? strncasecmp(p, item, n) : strncmp(p, item, n)) ==
-		        0)
-			return true;
-		if (p[n] == '\0')
-			return false;
-		p += n + 1;
-	}
-}
-
-static bool
-matches(const struct client *c, const struct event *ev)
-{
-	if (c->types != NULL &&
-	    (ev->type == NULL || !list_has(c->types, ev->type, false)))
-		return false;
-	if (c->channels != NULL &&
-	    (ev->login == NULL || !list_has(c->channels, ev->login, true)))
-		return false;
-	return true;
-}
-
-static void
 sha256(const void *p, size_t n, unsigned char md[32])
 {
 	unsigned int len = 32;
 
 	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1)
 		memset(md, 0, 32);
-}
-
-static void
-event_fini(struct event *ev)
-{
-	sv_ws_frame_unref(ev->frame);
-	free(ev->id);
-	free(ev->type);
-	free(ev->login);
-	memset(ev, 0, sizeof(*ev));
 }
 
 /* ---- epoll bookkeeping
@@ -444,8 +386,7 @@ client_free(struct srv *s, struct client *c, const char *why)
 		s->nclosing--;
 	sv_ws_free(c->ws); /* closes the fd, which leaves epoll */
 	c->ws = NULL;
-	free(c->types);
-	free(c->channels);
+	sv_bcast_filter_fini(&c->filter);
 	c->h.kind = K_DEAD;
 	c->h.grave = s->graves;
 	s->graves = &c->h;
@@ -481,7 +422,7 @@ client_close(struct srv *s, struct client *c, unsigned code, const char *why)
 /* Queue one event on one client, closing it with 1008 when its queue
  * would pass --max-queue. */
 static void
-client_send(struct srv *s, struct client *c, const struct event *ev)
+client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 {
 	struct sv_err e;
 	size_t queued;
@@ -540,23 +481,15 @@ client_io(struct srv *s, struct client *c, uint32_t revents)
 static void
 replay(struct srv *s, struct client *c)
 {
-	size_t i, n = 0, start, idx, want;
+	const struct sv_bcast_event *ev;
+	size_t i, want;
 
 	want = c->replay >= 0 ? (size_t)c->replay : s->o->replay;
-	if (want == 0 || s->ring_len == 0)
-		return;
-	/* walk back to find where the last N matching events start */
-	start = s->ring_len;
-	while (start > 0 && n < want) {
-		start--;
-		idx = (s->ring_head + start) % s->ring_cap;
-		if (matches(c, &s->ring[idx]))
-			n++;
-	}
-	for (i = start; i < s->ring_len; i++) {
-		idx = (s->ring_head + i) % s->ring_cap;
-		if (matches(c, &s->ring[idx]))
-			client_send(s, c, &s->ring[idx]);
+	for (i = sv_bcast_history_tail(&s->hist, want, &c->filter);
+	     i < s->hist.len; i++) {
+		ev = sv_bcast_history_at(&s->hist, i);
+		if (sv_bcast_match(&c->filter, ev))
+			client_send(s, c, ev);
 		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
 			break;
 	}
@@ -611,13 +544,13 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 
 /* Queue one event on every client it matches. */
 static void
-send_all(struct srv *s, const struct event *ev)
+send_all(struct srv *s, const struct sv_bcast_event *ev)
 {
 	struct client *c, *next;
 
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next; /* client_send may free c */
-		if (matches(c, ev))
+		if (sv_bcast_match(&c->filter, ev))
 			client_send(s, c, ev);
 	}
 }
@@ -628,7 +561,7 @@ static int
 send_line(struct srv *s, struct client *c, char *line, size_t len,
     const char *type, const char *login)
 {
-	struct event ev;
+	struct sv_bcast_event ev;
 
 	if (line == NULL)
 		return -1;
@@ -648,31 +581,17 @@ send_line(struct srv *s, struct client *c, char *line, size_t len,
 	return 0;
 }
 
-static const struct event *
-history_find(const struct srv *s, const char *id)
-{
-	const struct event *ev;
-	size_t i;
-
-	for (i = s->ring_len; i > 0; i--) {
-		ev = &s->ring[(s->ring_head + i - 1) % s->ring_cap];
-		if (ev->id != NULL && strcmp(ev->id, id) == 0)
-			return ev;
-	}
-	return NULL;
-}
-
 /* The event again, marked "replay", to every matching client; never
  * checked against the dedupe window, never kept in the history. */
 static const char *
 do_replay(struct srv *s, const char *id)
 {
-	const struct event *ev;
+	const struct sv_bcast_event *ev;
 	const char *p;
 	size_t len, ml;
 	char *line;
 
-	ev = history_find(s, id);
+	ev = sv_bcast_history_find(&s->hist, id);
 	if (ev == NULL)
 		return "no event with this id in the history";
 	p = sv_ws_frame_payload(ev->frame, &len);
@@ -698,7 +617,7 @@ do_test(struct srv *s, const struct sv_control_req *r, char *id, size_t idlen)
 	t = sv_types_find(r->type);
 	(void)snprintf(login, sizeof(login), "%s",
 	    r->channel[0] != '\0' ? r->channel : "glowcaster");
-	lower(login);
+	sv_bcast_lower(login);
 	if (send_line(s, NULL, line, len, t->type, login) < 0)
 		return "out of memory";
 	(void)snprintf(id, idlen, "%s", uid);
@@ -724,7 +643,7 @@ handle(struct srv *s, struct request *rq)
 	} else if (r.op == SV_CONTROL_REPLAY) {
 		err = do_replay(s, r.id);
 	} else {
-		lower(r.channel); /* a login */
+		sv_bcast_lower(r.channel); /* a login */
 		err = do_test(s, &r, id, sizeof(id));
 	}
 	if (rq->from->h.kind == K_DEAD)
@@ -1011,7 +930,7 @@ admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels,
 		return 400;
 	}
 	if (r == 1 && val[0] != '\0') {
-		lower(val);
+		sv_bcast_lower(val);
 		*channels = strdup(val);
 	}
 	r = sv_ws_query_get(hd->target, "replay", val, sizeof(val));
@@ -1074,8 +993,8 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 		return;
 	}
 	c->h.kind = K_WS;
-	c->types = types;
-	c->channels = channels;
+	c->filter.types = types;
+	c->filter.channels = channels;
 	c->replay = replay_n;
 	c->control = s->has_token; /* admit() checked it */
 	c->s = s;
@@ -1090,8 +1009,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	hconn_free(s, h);
 	if (c->ws == NULL) {
 		sv_log_warn("%s", e.msg);
-		free(c->types);
-		free(c->channels);
+		sv_bcast_filter_fini(&c->filter);
 		free(c);
 		return;
 	}
@@ -1333,30 +1251,10 @@ accept_all(struct srv *s)
  */
 
 static void
-ring_push(struct srv *s, struct event *ev)
-{
-	size_t idx;
-
-	if (s->ring_cap == 0) {
-		event_fini(ev);
-		return;
-	}
-	if (s->ring_len == s->ring_cap) {
-		event_fini(&s->ring[s->ring_head]);
-		s->ring[s->ring_head] = *ev;
-		s->ring_head = (s->ring_head + 1) % s->ring_cap;
-		return;
-	}
-	idx = (s->ring_head + s->ring_len) % s->ring_cap;
-	s->ring[idx] = *ev;
-	s->ring_len++;
-}
-
-static void
 broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 {
-	const char *id, *type, *login;
-	struct event ev;
+	struct sv_bcast_event ev;
+	const char *id;
 
 	id = sv_event_path_str(obj, "id");
 	if (id != NULL && s->dd != NULL && sv_dedupe_check(s->dd, id)) {
@@ -1364,30 +1262,15 @@ broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 		sv_log_debug("event %s already sent; dropped", id);
 		return;
 	}
-	type = sv_event_path_str(obj, "type");
-	login = sv_event_path_str(obj, "event.broadcaster_user_login");
-	if (login == NULL) /* raids and hosts name the receiving channel */
-		login =
-		    sv_event_path_str(obj, "event.to_broadcaster_user_login");
-	memset(&ev, 0, sizeof(ev));
-	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
-	ev.id = id != NULL ? strdup(id) : NULL;
-	ev.type = type != NULL ? strdup(type) : NULL;
-	ev.login = login != NULL ? strdup(login) : NULL;
-	if (ev.frame == NULL || (id != NULL && ev.id == NULL) ||
-	    (type != NULL && ev.type == NULL) ||
-	    (login != NULL && ev.login == NULL)) {
+	if (sv_bcast_event_init(&ev, obj, line, len) < 0) {
 		sv_log_error("out of memory; event dropped");
 		if (id != NULL && s->dd != NULL)
 			sv_dedupe_forget(s->dd, id);
-		event_fini(&ev);
 		return;
 	}
-	if (ev.login != NULL)
-		lower(ev.login);
 	send_all(s, &ev);
 	s->sent++;
-	ring_push(s, &ev);
+	sv_bcast_history_push(&s->hist, &ev);
 }
 
 static void
@@ -1572,9 +1455,8 @@ setup(struct srv *s, const struct opts *o)
 	if (o->dedupe > 0 && (s->dd = sv_dedupe_new(o->dedupe)) == NULL)
 		return EX_OSERR;
 	/* the history serves --replay, ?replay= and control replays */
-	s->ring_cap = o->replay > HISTORY_MIN ? o->replay : HISTORY_MIN;
-	s->ring = calloc(s->ring_cap, sizeof(*s->ring));
-	if (s->ring == NULL)
+	if (sv_bcast_history_init(&s->hist,
+	        o->replay > HISTORY_MIN ? o->replay : HISTORY_MIN) < 0)
 		return EX_OSERR;
 	s->ping = sv_ws_frame_new(SV_WS_PING, "", 0);
 	if (s->ping == NULL || sv_event_input_init(&s->in, 0, 0, o->strict) < 0)
@@ -1625,8 +1507,6 @@ setup(struct srv *s, const struct opts *o)
 static void
 teardown(struct srv *s)
 {
-	size_t i;
-
 	while (s->cl_head != NULL)
 		client_free(s, s->cl_head, NULL);
 	while (s->hc_head != NULL)
@@ -1638,9 +1518,7 @@ teardown(struct srv *s)
 		free(r);
 	}
 	bury(s);
-	for (i = 0; i < s->ring_len; i++)
-		event_fini(&s->ring[(s->ring_head + i) % s->ring_cap]);
-	free(s->ring);
+	sv_bcast_history_fini(&s->hist);
 	sv_dedupe_free(s->dd);
 	sv_ws_frame_unref(s->ping);
 	sv_event_input_fini(&s->in);
