@@ -16,7 +16,10 @@ setup_file() {
 		[ ! -f "$SV_NODE_MODULES/playwright-core/package.json" ]; then
 		mkdir -p "$SV_TOP/build/browser"
 		echo "# installing playwright-core into build/browser (npm)" >&3
-		timeout 300 npm install --prefix "$SV_TOP/build/browser" \
+		# (HOME is not set up before the first test: keep npm's cache
+		# and logs under build/ rather than in a "~" of the work tree)
+		HOME=$BATS_FILE_TMPDIR npm_config_cache=$SV_TOP/build/browser/npm-cache \
+			timeout 300 npm install --prefix "$SV_TOP/build/browser" \
 			--no-audit --no-fund --no-save --no-update-notifier --loglevel=error \
 			playwright-core@1 2>&1 | sed 's/^/# /' >&3 || true
 	fi
