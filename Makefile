@@ -109,11 +109,15 @@ build/san/tests/%: build/san/tests/unit/%.o build/san/libservitor.a
 
 san: $(SAN_BINS) $(SAN_UNITS)
 
-# --- ws-broadcast embeds its built-in page: the overlay swaps the file ---
-PAGE = share/overlay/index.html
-build/gen/ws-broadcast-page.c: $(PAGE) scripts/embed
+# --- ws-broadcast embeds its built-in pages (share/overlay/) ---
+PAGES = ws_broadcast_page share/overlay/index.html \
+	ws_broadcast_dashboard share/overlay/dashboard.html \
+	ws_broadcast_config share/overlay/overlay.json
+OVERLAY_FILES = share/overlay/index.html share/overlay/dashboard.html \
+	share/overlay/overlay.json
+build/gen/ws-broadcast-page.c: $(OVERLAY_FILES) scripts/embed
 	@mkdir -p $(@D)
-	scripts/embed ws_broadcast_page $(PAGE) >$@
+	scripts/embed $(PAGES) >$@
 build/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 build/san/gen/ws-broadcast-page.o: build/gen/ws-broadcast-page.c
@@ -170,24 +174,42 @@ lint:
 	mandoc -Tlint -Wwarning $(MANS1) $(MANS7)
 	@if command -v shellcheck >/dev/null; then \
 	    shellcheck scripts/install-deps scripts/run-tests scripts/demo \
-		scripts/embed scripts/bench/*/run \
+		scripts/embed scripts/bench/*/run $(LAUNCHERS) \
 		scripts/*.sh tests/bats/helpers/*.bash; \
 	else echo "lint: shellcheck not installed, skipped"; fi
 
 format:
 	clang-format -i $$(git ls-files '*.[ch]')
 
+# the launchers, the overlay pages to copy and restyle, and the systemd
+# units (in a directory systemd searches, with ExecStart= under BINDIR)
+LAUNCHERS = scripts/servitor-local scripts/servitor-amqp
+UNITS_SD := $(sort $(wildcard scripts/systemd/*.service))
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man7
-	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/overlay \
+	    $(DESTDIR)$(DATADIR)/systemd $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BINS) $(LAUNCHERS) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(MANS1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MANS7) $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(OVERLAY_FILES) $(DESTDIR)$(DATADIR)/overlay
+	install -m 0644 scripts/systemd/servitor.env $(DESTDIR)$(DATADIR)/systemd
+	for u in $(UNITS_SD); do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|' $$u \
+		>$(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	done
 
 uninstall:
 	rm -f $(CMDS:%=$(DESTDIR)$(BINDIR)/%) \
+	    $(LAUNCHERS:scripts/%=$(DESTDIR)$(BINDIR)/%) \
 	    $(MANS1:man/%=$(DESTDIR)$(MANDIR)/man1/%) \
-	    $(MANS7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+	    $(MANS7:man/%=$(DESTDIR)$(MANDIR)/man7/%) \
+	    $(OVERLAY_FILES:share/overlay/%=$(DESTDIR)$(DATADIR)/overlay/%) \
+	    $(DESTDIR)$(DATADIR)/systemd/servitor.env \
+	    $(UNITS_SD:scripts/systemd/%=$(DESTDIR)$(UNITDIR)/%)
 
 clean:
 	rm -rf build bin

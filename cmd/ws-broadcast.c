@@ -2,7 +2,11 @@
  * ws-broadcast: a WebSocket server that sends every event line read from
  * stdin, as one text message, to every connected client whose filter
  * matches (?types=, ?channel=). It also serves the overlay page (GET /),
- * a directory (--static), and GET /healthz.
+ * the dashboard (GET /dashboard), the overlay's settings
+ * (GET /overlay.json), a directory (--static), and GET /healthz. Clients
+ * that presented the --token-file token may send control messages
+ * (lib/control: replay an event, send a test event); from any other
+ * client messages are ignored.
  *
  * One thread, one epoll loop. HTTP is handled here with lib/ws's head
  * parser: every request gets one answer and the connection is closed,
@@ -36,8 +40,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "bcast.h"
 #include "buf.h"
 #include "cli.h"
+#include "control.h"
 #include "dedupe.h"
 #include "err.h"
 #include "event.h"
@@ -46,9 +52,13 @@
 #include "types.h"
 #include "ws.h"
 
-/* The built-in page, generated from share/overlay/index.html. */
+/* The built-in pages, generated from share/overlay/ (scripts/embed). */
 extern const unsigned char ws_broadcast_page[];
 extern const size_t ws_broadcast_page_len;
+extern const unsigned char ws_broadcast_dashboard[];
+extern const size_t ws_broadcast_dashboard_len;
+extern const unsigned char ws_broadcast_config[];
+extern const size_t ws_broadcast_config_len;
 
 #define MAX_ORIGINS 32
 #define MAX_PENDING_HTTP 512 /* connections still in their HTTP phase */
@@ -57,6 +67,7 @@ extern const size_t ws_broadcast_page_len;
 #define CLOSE_TIMEOUT_MS 5000 /* for a client to answer our close */
 #define LOOP_CAP_MS 250 /* bounds the stop-flag check window */
 #define FILE_LINES_PER_ROUND 256 /* stdin from a file: lines per round */
+#define HISTORY_MIN 1024 /* events kept for replays, at least */
 
 struct opts {
 	const char *listen;
@@ -83,13 +94,6 @@ enum kind { K_LISTEN, K_STDIN, K_HTTP, K_WS, K_DEAD };
 struct handler {
 	enum kind kind;
 	struct handler *grave;
-};
-
-/* An event as broadcast: framed once, with what the filters look at. */
-struct event {
-	struct sv_ws_frame *frame;
-	char *type; /* NULL when the line has none */
-	char *login; /* lower case; NULL when none */
 };
 
 enum hstate {
@@ -119,13 +123,24 @@ struct client {
 	struct client *prev, *next;
 	struct sv_ws *ws;
 	uint32_t events;
-	char *types; /* comma-separated, or NULL for all */
-	char *channels; /* comma-separated lower-case logins, or NULL */
+	struct sv_bcast_filter filter; /* ?types=, ?channel= */
 	unsigned long rx_at_ping;
 	bool ping_pending;
+	bool control; /* presented the token: may send control messages */
+	bool told; /* warned that its messages are ignored */
+	long replay; /* events replayed on connect (?replay=), -1: --replay */
+	struct srv *s;
 	long long close_deadline; /* 0: not closing */
 	unsigned long id;
 	char addr[56];
+};
+
+/* A control message, kept until the epoll batch is done. */
+struct request {
+	struct request *next;
+	struct client *from; /* checked for K_DEAD before use */
+	size_t len;
+	char data[];
 };
 
 struct srv {
@@ -141,8 +156,7 @@ struct srv {
 	unsigned char token_md[32];
 	bool has_token;
 	struct sv_dedupe *dd;
-	struct event *ring; /* replay history */
-	size_t ring_cap, ring_len, ring_head;
+	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
 	size_t nclients;
 	size_t nclosing; /* clients with a close deadline */
@@ -152,6 +166,7 @@ struct srv {
 	unsigned long sent; /* events broadcast */
 	unsigned long dups; /* events dropped as duplicates */
 	struct handler *graves; /* freed after the epoll batch */
+	struct request *req_head, *req_tail;
 	struct sv_ws_frame *ping;
 	long long next_ping;
 	char static_root[PATH_MAX];
@@ -170,7 +185,8 @@ usage(FILE *f)
 	    "                    [--token-file FILE]\n"
 	    "\n"
 	    "Send every event line read from stdin to every WebSocket client.\n"
-	    "Clients filter with ?types=T,T and ?channel=LOGIN; GET / serves the overlay page.\n"
+	    "Clients filter with ?types=T,T and ?channel=LOGIN; GET / serves the overlay,\n"
+	    "/dashboard the dashboard; token holders may send control messages.\n"
 	    "\n"
 	    "      --dedupe N           drop an id sent within the last N events (default 4096; 0: off)\n"
 	    "      --keep-open          keep serving after the end of stdin\n"
@@ -182,7 +198,8 @@ usage(FILE *f)
 	    "      --replay N           a new client first gets the last N matching events\n"
 	    "      --static DIR         serve files from DIR instead of the built-in page\n"
 	    "      --strict             exit 65 on a bad input line instead of skipping it\n"
-	    "      --token-file FILE    clients must send ?token= with the token in FILE\n" SV_CLI_COMMON_HELP
+	    "      --token-file FILE    clients must send ?token= with the token in FILE\n"
+	    "                           (and may then replay events and send tests)\n" SV_CLI_COMMON_HELP
 	    "\n"
 	    "Exit status: 0 end of input or stopped, 64 usage, 65 bad input with --strict,\n"
 	    "66 unreadable file, 69 cannot listen, 74 stdin error. See ws-broadcast(1).\n");
@@ -316,60 +333,12 @@ opts_parse(struct opts *o, int argc, char **argv)
  */
 
 static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}
-
-/* Is item in the comma-separated list (exact, or case-insensitive)? */
-static bool
-list_has(const char *list, const char *item, bool nocase)
-{
-	size_t il = strlen(item), n;
-	const char *p = list;
-
-	for (;;) {
-		n = strcspn(p, ",");
-		if (n == il &&
-		    (nocase ? strncasecmp(p, item, n) : strncmp(p, item, n)) ==
-		        0)
-			return true;
-		if (p[n] == '\0')
-			return false;
-		p += n + 1;
-	}
-}
-
-static bool
-matches(const struct client *c, const struct event *ev)
-{
-	if (c->types != NULL &&
-	    (ev->type == NULL || !list_has(c->types, ev->type, false)))
-		return false;
-	if (c->channels != NULL &&
-	    (ev->login == NULL || !list_has(c->channels, ev->login, true)))
-		return false;
-	return true;
-}
-
-static void
 sha256(const void *p, size_t n, unsigned char md[32])
 {
 	unsigned int len = 32;
 
 	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1)
 		memset(md, 0, 32);
-}
-
-static void
-event_fini(struct event *ev)
-{
-	sv_ws_frame_unref(ev->frame);
-	free(ev->type);
-	free(ev->login);
-	memset(ev, 0, sizeof(*ev));
 }
 
 /* ---- epoll bookkeeping
@@ -417,8 +386,7 @@ client_free(struct srv *s, struct client *c, const char *why)
 		s->nclosing--;
 	sv_ws_free(c->ws); /* closes the fd, which leaves epoll */
 	c->ws = NULL;
-	free(c->types);
-	free(c->channels);
+	sv_bcast_filter_fini(&c->filter);
 	c->h.kind = K_DEAD;
 	c->h.grave = s->graves;
 	s->graves = &c->h;
@@ -454,7 +422,7 @@ client_close(struct srv *s, struct client *c, unsigned code, const char *why)
 /* Queue one event on one client, closing it with 1008 when its queue
  * would pass --max-queue. */
 static void
-client_send(struct srv *s, struct client *c, const struct event *ev)
+client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 {
 	struct sv_err e;
 	size_t queued;
@@ -508,28 +476,196 @@ client_io(struct srv *s, struct client *c, uint32_t revents)
 	client_update(s, c);
 }
 
-/* The last N events that match c, oldest first. */
+/* The last N events that match c, oldest first (N: its ?replay=, else
+ * --replay). */
 static void
 replay(struct srv *s, struct client *c)
 {
-	size_t i, n = 0, start, idx;
+	const struct sv_bcast_event *ev;
+	size_t i, want;
 
-	if (s->o->replay == 0 || s->ring_len == 0)
-		return;
-	/* walk back to find where the last N matching events start */
-	start = s->ring_len;
-	while (start > 0 && n < s->o->replay) {
-		start--;
-		idx = (s->ring_head + start) % s->ring_cap;
-		if (matches(c, &s->ring[idx]))
-			n++;
-	}
-	for (i = start; i < s->ring_len; i++) {
-		idx = (s->ring_head + i) % s->ring_cap;
-		if (matches(c, &s->ring[idx]))
-			client_send(s, c, &s->ring[idx]);
+	want = c->replay >= 0 ? (size_t)c->replay : s->o->replay;
+	for (i = sv_bcast_history_tail(&s->hist, want, &c->filter);
+	     i < s->hist.len; i++) {
+		ev = sv_bcast_history_at(&s->hist, i);
+		if (sv_bcast_match(&c->filter, ev))
+			client_send(s, c, ev);
 		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
 			break;
+	}
+}
+
+/* ---- control messages (lib/control)
+ * -------------------------------------------------------- */
+
+#define MAX_REQUESTS 1024 /* queued in one epoll batch */
+
+/*
+ * A message from a client (sv_ws_io() is running for it, so nothing here
+ * may free a session: the request is kept and handled after the batch).
+ * Only clients that presented the token may send; the others' messages
+ * are ignored, and logged once per client.
+ */
+static void
+client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
+{
+	struct client *c = arg;
+	struct srv *s = c->s;
+	struct request *r;
+	size_t n = 0;
+
+	(void)ws;
+	if (!c->control) {
+		if (!c->told)
+			sv_log_info("client %lu (%s): message ignored: "
+			            "read-only client (no --token-file)",
+			    c->id, c->addr);
+		c->told = true;
+		return;
+	}
+	for (r = s->req_head; r != NULL; r = r->next)
+		n++;
+	if (op != SV_WS_TEXT || n >= MAX_REQUESTS ||
+	    (r = malloc(sizeof(*r) + len)) == NULL) {
+		sv_log_warn(
+		    "client %lu (%s): control message dropped", c->id, c->addr);
+		return;
+	}
+	r->next = NULL;
+	r->from = c;
+	r->len = len;
+	memcpy(r->data, data, len);
+	if (s->req_tail != NULL)
+		s->req_tail->next = r;
+	else
+		s->req_head = r;
+	s->req_tail = r;
+}
+
+/* Queue one event on every client it matches. */
+static void
+send_all(struct srv *s, const struct sv_bcast_event *ev)
+{
+	struct client *c, *next;
+
+	for (c = s->cl_head; c != NULL; c = next) {
+		next = c->next; /* client_send may free c */
+		if (sv_bcast_match(&c->filter, ev))
+			client_send(s, c, ev);
+	}
+}
+
+/* Send line (owned, freed here) to one client, or to every matching
+ * client when c is NULL. */
+static int
+send_line(struct srv *s, struct client *c, char *line, size_t len,
+    const char *type, const char *login)
+{
+	struct sv_bcast_event ev;
+
+	if (line == NULL)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
+	free(line);
+	if (ev.frame == NULL)
+		return -1;
+	/* borrowed for the send: nothing below keeps ev */
+	ev.type = (char *)(uintptr_t)type;
+	ev.login = (char *)(uintptr_t)login;
+	if (c != NULL)
+		client_send(s, c, &ev);
+	else
+		send_all(s, &ev);
+	sv_ws_frame_unref(ev.frame);
+	return 0;
+}
+
+/* The event again, marked "replay", to every matching client; never
+ * checked against the dedupe window, never kept in the history. */
+static const char *
+do_replay(struct srv *s, const char *id)
+{
+	const struct sv_bcast_event *ev;
+	const char *p;
+	size_t len, ml;
+	char *line;
+
+	ev = sv_bcast_history_find(&s->hist, id);
+	if (ev == NULL)
+		return "no event with this id in the history";
+	p = sv_ws_frame_payload(ev->frame, &len);
+	line = sv_control_mark(p, len, "replay", &ml);
+	if (send_line(s, NULL, line, ml, ev->type, ev->login) < 0)
+		return "out of memory";
+	sv_log_info("event %s replayed", id);
+	return NULL;
+}
+
+static const char *
+do_test(struct srv *s, const struct sv_control_req *r, char *id, size_t idlen)
+{
+	char uid[SV_EVENT_ID_LEN], login[64];
+	const struct sv_type *t;
+	struct sv_err e;
+	size_t len;
+	char *line;
+
+	line = sv_control_test_line(r->type, r->channel, &len, uid, &e);
+	if (line == NULL)
+		return e.ex == EX_DATAERR ? "unknown type" : "out of memory";
+	t = sv_types_find(r->type);
+	(void)snprintf(login, sizeof(login), "%s",
+	    r->channel[0] != '\0' ? r->channel : "glowcaster");
+	sv_bcast_lower(login);
+	if (send_line(s, NULL, line, len, t->type, login) < 0)
+		return "out of memory";
+	(void)snprintf(id, idlen, "%s", uid);
+	sv_log_info("test event %s (%s) sent", uid, t->type);
+	return NULL;
+}
+
+static void
+handle(struct srv *s, struct request *rq)
+{
+	struct sv_control_req r;
+	char id[SV_EVENT_ID_LEN];
+	const char *err;
+	struct sv_err e;
+	size_t len;
+	char *reply;
+
+	id[0] = '\0';
+	if (sv_control_parse(rq->data, rq->len, &r, &e) < 0) {
+		sv_log_info("client %lu (%s): bad control message: %s",
+		    rq->from->id, rq->from->addr, e.msg);
+		err = e.msg;
+	} else if (r.op == SV_CONTROL_REPLAY) {
+		err = do_replay(s, r.id);
+	} else {
+		sv_bcast_lower(r.channel); /* a login */
+		err = do_test(s, &r, id, sizeof(id));
+	}
+	if (rq->from->h.kind == K_DEAD)
+		return; /* gone while the others were sent to */
+	reply = sv_control_reply(
+	    r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err, &len);
+	(void)send_line(s, rq->from, reply, len, NULL, NULL);
+}
+
+/* Handle the control messages of this epoll batch, in order. */
+static void
+handle_requests(struct srv *s)
+{
+	struct request *r;
+
+	while ((r = s->req_head) != NULL) {
+		s->req_head = r->next;
+		if (s->req_head == NULL)
+			s->req_tail = NULL;
+		if (r->from->h.kind != K_DEAD && !s->stopping)
+			handle(s, r);
+		free(r);
 	}
 }
 
@@ -675,8 +811,29 @@ respond_text(struct srv *s, struct hconn *h, unsigned status, const char *text,
 	    -1, 0, extra, false);
 }
 
-/* --static: a file under the root, never outside it */
-static void
+/* The built-in pages. */
+static const struct page {
+	const char *path;
+	const char *mime;
+	const unsigned char *data;
+	const size_t *len;
+} pages[] = {
+	{ "/", "text/html; charset=utf-8", ws_broadcast_page,
+	    &ws_broadcast_page_len },
+	{ "/index.html", "text/html; charset=utf-8", ws_broadcast_page,
+	    &ws_broadcast_page_len },
+	{ "/dashboard", "text/html; charset=utf-8", ws_broadcast_dashboard,
+	    &ws_broadcast_dashboard_len },
+	{ "/dashboard.html", "text/html; charset=utf-8", ws_broadcast_dashboard,
+	    &ws_broadcast_dashboard_len },
+	{ "/overlay.json", "application/json", ws_broadcast_config,
+	    &ws_broadcast_config_len },
+};
+
+/* --static: a file under the root, never outside it ("/dashboard" is
+ * dashboard.html there too). False when there is none: the built-in
+ * pages stand in for the files the directory does not have. */
+static bool
 serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
 {
 	const char *mime;
@@ -684,11 +841,14 @@ serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
 	int fd;
 
 	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
-	if (fd < 0) {
-		respond_text(s, h, 404, "not found\n", NULL);
-		return;
-	}
+	if (fd < 0 && strncmp(target, "/dashboard", 10) == 0 &&
+	    (target[10] == '\0' || target[10] == '?'))
+		fd = sv_ws_static_open(
+		    s->static_root, "/dashboard.html", &size, &mime);
+	if (fd < 0)
+		return false;
 	respond(s, h, 200, mime, NULL, 0, fd, size, NULL, head);
+	return true;
 }
 
 static void
@@ -699,15 +859,17 @@ serve_health(struct srv *s, struct hconn *h, bool head)
 
 	n = snprintf(body, sizeof(body),
 	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
-	    "\"duplicates\":%lu,\"input\":\"%s\"}\n",
-	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed");
+	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
+	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
+	    s->has_token ? "true" : "false");
 	respond(
 	    s, h, 200, "application/json", body, (size_t)n, -1, 0, NULL, head);
 }
 
 /* Check the token, origin and filters of an upgrade; 0 or a status. */
 static unsigned
-admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels)
+admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels,
+    long *replay_n)
 {
 	char val[1024], norm[1024];
 	unsigned char md[32];
@@ -717,6 +879,7 @@ admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels)
 	int r;
 
 	*types = *channels = NULL;
+	*replay_n = -1;
 	origin = sv_ws_head_get(hd, "Origin");
 	if (s->o->norigins > 0 && origin != NULL) {
 		for (i = 0; i < s->o->norigins; i++)
@@ -767,8 +930,23 @@ admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels)
 		return 400;
 	}
 	if (r == 1 && val[0] != '\0') {
-		lower(val);
+		sv_bcast_lower(val);
 		*channels = strdup(val);
+	}
+	r = sv_ws_query_get(hd->target, "replay", val, sizeof(val));
+	if (r == 1 && val[0] != '\0') {
+		unsigned long rn;
+
+		if (sv_cli_ulong(val, 0, HISTORY_MIN, &rn) < 0)
+			r = -1;
+		else
+			*replay_n = (long)rn;
+	}
+	if (r < 0) {
+		free(*types);
+		free(*channels);
+		*types = *channels = NULL;
+		return 400;
 	}
 	return 0;
 }
@@ -781,6 +959,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	char accept[SV_WS_ACCEPT_LEN], *types, *channels;
 	struct client *c;
 	struct sv_err e;
+	long replay_n;
 	unsigned st;
 	int fd;
 
@@ -797,7 +976,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 		respond_text(s, h, 503, "shutting down\n", NULL);
 		return;
 	}
-	st = admit(s, hd, &types, &channels);
+	st = admit(s, hd, &types, &channels, &replay_n);
 	if (st != 0) {
 		respond_text(s, h, st,
 		    st == 401     ? "token required\n" :
@@ -814,19 +993,23 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 		return;
 	}
 	c->h.kind = K_WS;
-	c->types = types;
-	c->channels = channels;
+	c->filter.types = types;
+	c->filter.channels = channels;
+	c->replay = replay_n;
+	c->control = s->has_token; /* admit() checked it */
+	c->s = s;
 	c->id = ++s->next_id;
 	peer_addr(h->fd, c->addr, sizeof(c->addr));
 	memset(&so, 0, sizeof(so));
+	so.on_msg = client_msg;
+	so.arg = c;
 	fd = h->fd;
 	h->fd = -1; /* the session owns it now */
 	c->ws = sv_ws_server_new(fd, accept, pre, pre_len, &so, &e);
 	hconn_free(s, h);
 	if (c->ws == NULL) {
 		sv_log_warn("%s", e.msg);
-		free(c->types);
-		free(c->channels);
+		sv_bcast_filter_fini(&c->filter);
 		free(c);
 		return;
 	}
@@ -860,7 +1043,7 @@ route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
 {
 	char path[64];
 	bool head;
-	size_t pl;
+	size_t pl, i;
 
 	if (sv_ws_is_upgrade(hd)) {
 		upgrade(s, h, hd, buf + head_len, len - head_len);
@@ -883,15 +1066,14 @@ route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
 		serve_health(s, h, head);
 		return;
 	}
-	if (s->o->static_dir != NULL) {
-		serve_static(s, h, hd->target, head);
+	if (s->o->static_dir != NULL && serve_static(s, h, hd->target, head))
 		return;
-	}
-	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-		respond(s, h, 200, "text/html; charset=utf-8",
-		    ws_broadcast_page, ws_broadcast_page_len, -1, 0, NULL,
-		    head);
-		return;
+	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		if (strcmp(path, pages[i].path) == 0) {
+			respond(s, h, 200, pages[i].mime, pages[i].data,
+			    *pages[i].len, -1, 0, NULL, head);
+			return;
+		}
 	}
 	respond_text(s, h, 404, "not found\n", NULL);
 }
@@ -1069,31 +1251,10 @@ accept_all(struct srv *s)
  */
 
 static void
-ring_push(struct srv *s, struct event *ev)
-{
-	size_t idx;
-
-	if (s->ring_cap == 0) {
-		event_fini(ev);
-		return;
-	}
-	if (s->ring_len == s->ring_cap) {
-		event_fini(&s->ring[s->ring_head]);
-		s->ring[s->ring_head] = *ev;
-		s->ring_head = (s->ring_head + 1) % s->ring_cap;
-		return;
-	}
-	idx = (s->ring_head + s->ring_len) % s->ring_cap;
-	s->ring[idx] = *ev;
-	s->ring_len++;
-}
-
-static void
 broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 {
-	const char *id, *type, *login;
-	struct client *c, *next;
-	struct event ev;
+	struct sv_bcast_event ev;
+	const char *id;
 
 	id = sv_event_path_str(obj, "id");
 	if (id != NULL && s->dd != NULL && sv_dedupe_check(s->dd, id)) {
@@ -1101,32 +1262,15 @@ broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 		sv_log_debug("event %s already sent; dropped", id);
 		return;
 	}
-	type = sv_event_path_str(obj, "type");
-	login = sv_event_path_str(obj, "event.broadcaster_user_login");
-	if (login == NULL) /* raids and hosts name the receiving channel */
-		login =
-		    sv_event_path_str(obj, "event.to_broadcaster_user_login");
-	memset(&ev, 0, sizeof(ev));
-	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
-	ev.type = type != NULL ? strdup(type) : NULL;
-	ev.login = login != NULL ? strdup(login) : NULL;
-	if (ev.frame == NULL || (type != NULL && ev.type == NULL) ||
-	    (login != NULL && ev.login == NULL)) {
+	if (sv_bcast_event_init(&ev, obj, line, len) < 0) {
 		sv_log_error("out of memory; event dropped");
 		if (id != NULL && s->dd != NULL)
 			sv_dedupe_forget(s->dd, id);
-		event_fini(&ev);
 		return;
 	}
-	if (ev.login != NULL)
-		lower(ev.login);
-	for (c = s->cl_head; c != NULL; c = next) {
-		next = c->next; /* client_send may free c */
-		if (matches(c, &ev))
-			client_send(s, c, &ev);
-	}
+	send_all(s, &ev);
 	s->sent++;
-	ring_push(s, &ev);
+	sv_bcast_history_push(&s->hist, &ev);
 }
 
 static void
@@ -1310,12 +1454,10 @@ setup(struct srv *s, const struct opts *o)
 	}
 	if (o->dedupe > 0 && (s->dd = sv_dedupe_new(o->dedupe)) == NULL)
 		return EX_OSERR;
-	if (o->replay > 0) {
-		s->ring_cap = o->replay > 1024 ? o->replay : 1024;
-		s->ring = calloc(s->ring_cap, sizeof(*s->ring));
-		if (s->ring == NULL)
-			return EX_OSERR;
-	}
+	/* the history serves --replay, ?replay= and control replays */
+	if (sv_bcast_history_init(&s->hist,
+	        o->replay > HISTORY_MIN ? o->replay : HISTORY_MIN) < 0)
+		return EX_OSERR;
 	s->ping = sv_ws_frame_new(SV_WS_PING, "", 0);
 	if (s->ping == NULL || sv_event_input_init(&s->in, 0, 0, o->strict) < 0)
 		return EX_OSERR;
@@ -1365,16 +1507,18 @@ setup(struct srv *s, const struct opts *o)
 static void
 teardown(struct srv *s)
 {
-	size_t i;
-
 	while (s->cl_head != NULL)
 		client_free(s, s->cl_head, NULL);
 	while (s->hc_head != NULL)
 		hconn_free(s, s->hc_head);
+	while (s->req_head != NULL) {
+		struct request *r = s->req_head;
+
+		s->req_head = r->next;
+		free(r);
+	}
 	bury(s);
-	for (i = 0; i < s->ring_len; i++)
-		event_fini(&s->ring[(s->ring_head + i) % s->ring_cap]);
-	free(s->ring);
+	sv_bcast_history_fini(&s->hist);
 	sv_dedupe_free(s->dd);
 	sv_ws_frame_unref(s->ping);
 	sv_event_input_fini(&s->in);
@@ -1459,6 +1603,7 @@ run(const struct opts *o)
 		}
 		if (s.in_open && !s.in_polled)
 			input_read(&s);
+		handle_requests(&s);
 		timers(&s, sv_net_now_ms());
 		bury(&s);
 	}

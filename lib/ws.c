@@ -237,6 +237,15 @@ sv_ws_frame_new(int op, const void *data, size_t len)
 	return f;
 }
 
+const char *
+sv_ws_frame_payload(const struct sv_ws_frame *f, size_t *len)
+{
+	size_t hl = f->data[1] < 126 ? 2 : f->data[1] == 126 ? 4 : 10;
+
+	*len = f->len - hl;
+	return (const char *)f->data + hl;
+}
+
 struct sv_ws_frame *
 sv_ws_frame_ref(struct sv_ws_frame *f)
 {

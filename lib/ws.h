@@ -396,6 +396,10 @@ void sv_ws_frame_unref(struct sv_ws_frame *f);
 /* Size of the frame on the wire. */
 size_t sv_ws_frame_size(const struct sv_ws_frame *f);
 
+/* The message a frame carries (borrowed, as long as a reference is
+ * held; not NUL-terminated), its length in *len. */
+const char *sv_ws_frame_payload(const struct sv_ws_frame *f, size_t *len);
+
 /*
  * Queue a shared frame on a server session (taking a reference) and, if
  * nothing is queued before it, write it at once. Text frames are not

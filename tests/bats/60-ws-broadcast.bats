@@ -361,3 +361,144 @@ ev() {
 	wsb
 	run -69 --separate-stderr timeout 10 ws-broadcast --listen "$ADDR" </dev/null
 }
+
+@test "GET /dashboard and /overlay.json are built in; --static DIR files win, the built-in pages fill in" {
+	wsb
+	run -0 curl -sf "http://$ADDR/dashboard"
+	[[ "$output" == *"servitor dashboard"* ]] || fail "not the dashboard"
+	run -0 bash -c "curl -sf -D '$BATS_TEST_TMPDIR/h' http://$ADDR/overlay.json | jq -e '.alerts[\"channel.cheer\"].text'"
+	run grep -i '^content-type: application/json' "$BATS_TEST_TMPDIR/h"
+	assert_success
+	# the installed copies are the embedded ones
+	run -0 bash -c "curl -sf http://$ADDR/ | cmp - '$SV_TOP/share/overlay/index.html'"
+	end_input
+	wait_bg wsb
+	stop_all_bg
+	rm -f "$FIFO" && mkfifo "$FIFO"
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	echo '{"duration":2}' >"$BATS_TEST_TMPDIR/www/overlay.json"
+	echo '<p>my dashboard</p>' >"$BATS_TEST_TMPDIR/www/dashboard.html"
+	wsb --static "$BATS_TEST_TMPDIR/www"
+	run -0 curl -sf "http://$ADDR/overlay.json"
+	assert_output '{"duration":2}'
+	run -0 curl -sf "http://$ADDR/dashboard?token=x"
+	assert_output '<p>my dashboard</p>'
+	run -0 curl -sf "http://$ADDR/"
+	[[ "$output" == *"new WebSocket("* ]] || fail "no built-in overlay"
+	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/other.json"
+	assert_output 404
+}
+
+@test "?replay=N: this client's own history on connect (0: none), over --replay" {
+	wsb --replay 3
+	feed "$(ev r1 follow)" "$(ev r2 cheer)" "$(ev r3 follow)" "$(ev r4 raid)"
+	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
+	run -0 --separate-stderr timeout 10 ws-listen -c 4 "ws://$ADDR/?replay=4"
+	assert_equal "$(jq -r .id <<<"$output")" $'r1\nr2\nr3\nr4'
+	start_bg none ws-listen -c 1 "ws://$ADDR/?replay=0"
+	wait_clients 1
+	feed "$(ev r5 follow)"
+	wait_bg none
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/none.out")" r5
+	run -0 curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13' \
+		"http://$ADDR/?replay=5000"
+	assert_output 400
+}
+
+# control CLIENT URL MESSAGE... : a python3-websockets client that sends
+# each message and reads COUNT answers (CLIENT.out: "msg ..." lines).
+control() {
+	local name=$1 url=$2 count=$3 m args=()
+	shift 3
+	for m in "$@"; do
+		args+=(--send "$m")
+	done
+	start_bg "$name" "$PY" "$PEER" client "$url" "${args[@]}" --count "$count" --close 1000
+}
+
+msgs() {
+	grep '^msg ' "$BATS_TEST_TMPDIR/$1.out" | cut -c5-
+}
+
+@test "control: a token holder's replay reaches every matching client again, marked, despite the dedupe" {
+	printf 'c0ntrol-T0ken\n' >"$BATS_TEST_TMPDIR/token"
+	wsb --token-file "$BATS_TEST_TMPDIR/token"
+	T=c0ntrol-T0ken
+	start_bg overlay ws-listen -c 3 "ws://$ADDR/?token=$T"
+	start_bg raids ws-listen -c 1 "ws://$ADDR/?token=$T&types=raid"
+	wait_clients 2
+	feed "$(ev f1 follow)" "$(ev c1 cheer)"
+	wait_lines "$BATS_TEST_TMPDIR/overlay.out" 2
+	control dash "ws://$ADDR/?token=$T&replay=0" 3 '{"op":"replay","id":"c1"}' \
+		'{"op":"replay","id":"gone"}'
+	wait_bg dash
+	wait_bg overlay
+	# the event again, whole, with "replay":true, then the answers
+	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/dash.out' | cut -c5- | jq -c '[.id, .replay, .op, .ok, .error]'"
+	assert_equal "$output" $'["c1",true,null,null,null]\n["c1",null,"replay",true,null]\n["gone",null,"replay",false,"no event with this id in the history"]'
+	run -0 jq -c '[.id, .replay]' "$BATS_TEST_TMPDIR/overlay.out"
+	assert_equal "$output" $'["f1",null]\n["c1",null]\n["c1",true]'
+	# the same bytes as the first time, plus the mark
+	assert_equal "$(sed -n 3p "$BATS_TEST_TMPDIR/overlay.out" | jq -c 'del(.replay)')" "$(sed -n 2p "$BATS_TEST_TMPDIR/overlay.out")"
+	# a ?types=raid client got nothing of it; a live raid still arrives
+	feed "$(ev d1 raid)"
+	wait_bg raids
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/raids.out")" d1
+	# replays are not history: a new client gets the originals only
+	run -0 --separate-stderr timeout 10 ws-listen -c 3 "ws://$ADDR/?token=$T&replay=3"
+	assert_equal "$(jq -c '[.id, .replay]' <<<"$output")" $'["f1",null]\n["c1",null]\n["d1",null]'
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
+	assert_output '[3,0,true]'
+	assert_no_secret "$T" "$BATS_TEST_TMPDIR/wsb.err"
+}
+
+@test "control: test events of a type for a channel, marked \"test\"; bad messages get an error answer" {
+	printf 'tok\n' >"$BATS_TEST_TMPDIR/token"
+	wsb --token-file "$BATS_TEST_TMPDIR/token"
+	start_bg bob ws-listen -c 1 "ws://$ADDR/?token=tok&channel=bob"
+	wait_clients 1
+	control dash "ws://$ADDR/?token=tok" 8 '{"op":"test","type":"cheer","channel":"Bob"}' \
+		'{"op":"test","type":"channel.raid"}' '{"op":"test","type":"nope"}' \
+		'{"op":"jump"}' 'not json' '{"op":"replay"}'
+	wait_bg dash
+	wait_bg bob
+	run -0 jq -c '[.type, .source, .test, .event.broadcaster_user_login, (.event.bits > 0)]' "$BATS_TEST_TMPDIR/bob.out"
+	assert_output '["channel.cheer","trigger",true,"bob",true]'
+	run -0 bash -c "grep '^msg ' '$BATS_TEST_TMPDIR/dash.out' | cut -c5- | jq -c 'if .op then [.op, .ok, .error] else [.type, .test] end'"
+	assert_equal "$output" '["channel.cheer",true]
+["test",true,null]
+["channel.raid",true]
+["test",true,null]
+["test",false,"unknown type"]
+["error",false,"unknown op"]
+["error",false,"not a JSON object"]
+["replay",false,"replay needs an \"id\""]'
+	# the test answer names the event it sent
+	run -0 msgs dash
+	assert_equal "$(sed -n 2p <<<"$output" | jq -r .id)" "$(jq -r .id "$BATS_TEST_TMPDIR/bob.out")"
+	# tests are not history and not counted as events
+	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .events"
+	assert_output 0
+}
+
+@test "control: without --token-file every client is read-only: messages are ignored and logged" {
+	wsb --replay 5
+	feed "$(ev k1 follow)"
+	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
+	start_bg l ws-listen -c 1 "ws://$ADDR/?replay=0"
+	control dash "ws://$ADDR/?replay=0" 1 '{"op":"replay","id":"k1"}' '{"op":"test","type":"follow"}'
+	wait_clients 2
+	wait_until 10 grep -q 'message ignored: read-only client' "$BATS_TEST_TMPDIR/wsb.err"
+	feed "$(ev k2 raid)"
+	wait_bg l
+	wait_bg dash
+	# nothing was replayed or sent: both got only the live event, no answer
+	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" k2
+	run -0 msgs dash
+	assert_equal "$(jq -r .id <<<"$output")" k2
+	run grep -c 'message ignored' "$BATS_TEST_TMPDIR/wsb.err"
+	assert_output 1
+	run grep -c 'replayed\|test event' "$BATS_TEST_TMPDIR/wsb.err"
+	assert_output 0
+}

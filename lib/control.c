@@ -1,0 +1,164 @@
+/* control: dashboard messages for ws-broadcast; see control.h. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "control.h"
+#include "synth.h"
+#include "types.h"
+
+static const char *
+op_name(enum sv_control_op op)
+{
+	switch (op) {
+	case SV_CONTROL_REPLAY:
+		return "replay";
+	case SV_CONTROL_TEST:
+		return "test";
+	default:
+		return "error";
+	}
+}
+
+/* Copy the string member key of o into out; -1 when it is there but not
+ * a string or too long, 0 when absent (out ""), 1 when copied. */
+static int
+get_str(const json_t *o, const char *key, char *out, size_t n)
+{
+	const json_t *v = json_object_get(o, key);
+	size_t l;
+
+	out[0] = '\0';
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	l = json_string_length(v);
+	if (l >= n || memchr(json_string_value(v), '\0', l) != NULL)
+		return -1;
+	memcpy(out, json_string_value(v), l + 1);
+	return 1;
+}
+
+int
+sv_control_parse(
+    const char *data, size_t len, struct sv_control_req *r, struct sv_err *e)
+{
+	char op[16];
+	json_t *o;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		sv_err_set(e, EX_DATAERR, "not a JSON object");
+		goto out;
+	}
+	if (get_str(o, "op", op, sizeof(op)) != 1) {
+		sv_err_set(e, EX_DATAERR, "no \"op\"");
+		goto out;
+	}
+	if (strcmp(op, "replay") == 0) {
+		r->op = SV_CONTROL_REPLAY;
+		if (get_str(o, "id", r->id, sizeof(r->id)) != 1 ||
+		    r->id[0] == '\0') {
+			sv_err_set(e, EX_DATAERR, "replay needs an \"id\"");
+			goto out;
+		}
+	} else if (strcmp(op, "test") == 0) {
+		r->op = SV_CONTROL_TEST;
+		if (get_str(o, "type", r->type, sizeof(r->type)) != 1 ||
+		    r->type[0] == '\0') {
+			sv_err_set(e, EX_DATAERR, "test needs a \"type\"");
+			goto out;
+		}
+		if (get_str(o, "channel", r->channel, sizeof(r->channel)) < 0) {
+			sv_err_set(e, EX_DATAERR, "bad \"channel\"");
+			goto out;
+		}
+	} else {
+		sv_err_set(e, EX_DATAERR, "unknown op");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static char *
+dump(const json_t *o, size_t *outlen)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	if (s != NULL)
+		*outlen = strlen(s);
+	return s;
+}
+
+char *
+sv_control_mark(const char *line, size_t len, const char *key, size_t *outlen)
+{
+	json_t *o;
+	char *s = NULL;
+
+	o = json_loadb(line, len, 0, NULL);
+	if (json_is_object(o) && json_object_set_new(o, key, json_true()) == 0)
+		s = dump(o, outlen);
+	json_decref(o);
+	return s;
+}
+
+char *
+sv_control_test_line(const char *type, const char *channel, size_t *outlen,
+    char id[SV_EVENT_ID_LEN], struct sv_err *e)
+{
+	const struct sv_type *t = sv_types_find(type);
+	struct sv_synth_opts so;
+	struct sv_synth r;
+	json_t *ev, *env;
+	char *s = NULL;
+
+	if (t == NULL || !sv_synth_supported(t->type)) {
+		sv_err_set(e, EX_DATAERR, "unknown type");
+		return NULL;
+	}
+	sv_synth_init(&r, 0);
+	sv_synth_opts_init(&so);
+	if (channel != NULL && channel[0] != '\0')
+		so.broadcaster = channel;
+	ev = sv_synth_event(&r, t->type, &so);
+	if (ev == NULL) {
+		sv_err_set(e, EX_OSERR, "out of memory");
+		return NULL;
+	}
+	sv_event_uuid4(id);
+	env = sv_event_new(id, t->type, t->version, "trigger", NULL, ev);
+	if (env != NULL && json_object_set_new(env, "test", json_true()) == 0)
+		s = dump(env, outlen);
+	json_decref(env);
+	if (s == NULL)
+		sv_err_set(e, EX_OSERR, "out of memory");
+	return s;
+}
+
+char *
+sv_control_reply(
+    enum sv_control_op op, const char *id, const char *error, size_t *outlen)
+{
+	json_t *o;
+	char *s = NULL;
+
+	o = json_pack("{s:s,s:b}", "op", op_name(op), "ok", error == NULL);
+	if (o == NULL)
+		return NULL;
+	if ((id == NULL || id[0] == '\0' ||
+	        json_object_set_new(o, "id", sv_event_str_lossy(id)) == 0) &&
+	    (error == NULL ||
+	        json_object_set_new(o, "error", json_string(error)) == 0))
+		s = dump(o, outlen);
+	json_decref(o);
+	return s;
+}

@@ -1,0 +1,76 @@
+/*
+ * control: the messages the dashboard page sends to ws-broadcast over
+ * its WebSocket, and the lines ws-broadcast sends back and broadcasts
+ * for them (ws-broadcast(1), CONTROL MESSAGES).
+ *
+ *   {"op":"replay","id":"ID"}                  show event ID again
+ *   {"op":"test","type":"TYPE","channel":"L"}  a synthetic TYPE event
+ *
+ * A replayed event is the stored line with "replay":true added, so
+ * overlays that drop ids they have shown know to show it again; a test
+ * event is a synthetic envelope (source "trigger") with "test":true.
+ * The sender gets one reply per request:
+ *
+ *   {"op":"replay","ok":true,"id":"ID"}
+ *   {"op":"test","ok":false,"error":"unknown type"}
+ *
+ * Pure functions over bytes: no I/O, thread-safe.
+ */
+#ifndef SV_CONTROL_H
+#define SV_CONTROL_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "event.h"
+
+enum sv_control_op {
+	SV_CONTROL_UNKNOWN, /* "op" missing or not known: replies say "error" */
+	SV_CONTROL_REPLAY,
+	SV_CONTROL_TEST,
+};
+
+struct sv_control_req {
+	enum sv_control_op op;
+	char id[256]; /* replay: the event's id */
+	char type[128]; /* test: an EventSub type or CLI alias */
+	char channel[64]; /* test: the broadcaster login, "" for the default */
+};
+
+/*
+ * Parse one client message (data[0..len), not NUL-terminated): one JSON
+ * object with a known "op" and the fields it needs, all strings of
+ * bounded length. Returns 0 with r filled, or -1 with e set
+ * (EX_DATAERR) and a message fit to send back to the client. r->op is
+ * set as soon as "op" is known (else SV_CONTROL_UNKNOWN), so a reply
+ * can name it.
+ */
+int sv_control_parse(
+    const char *data, size_t len, struct sv_control_req *r, struct sv_err *e);
+
+/*
+ * A copy of the JSON object line[0..len) with key set to true, compact.
+ * Returns a NUL-terminated line (length in *outlen) to free(), or NULL
+ * when line is not a JSON object or memory ran out.
+ */
+char *sv_control_mark(
+    const char *line, size_t len, const char *key, size_t *outlen);
+
+/*
+ * A test event of type (name or alias) for channel (NULL or "": the
+ * synthetic default), with "test":true. Returns the line to free(), its
+ * length in *outlen and the new id in id; NULL with e set: EX_DATAERR
+ * for a type synthetic events do not cover, EX_OSERR.
+ */
+char *sv_control_test_line(const char *type, const char *channel,
+    size_t *outlen, char id[SV_EVENT_ID_LEN], struct sv_err *e);
+
+/*
+ * The reply to a request: {"op":..,"ok":true,"id":..} when error is NULL,
+ * else {"op":..,"ok":false,"error":..}. id may be NULL or "" (left out).
+ * Returns a line to free() (length in *outlen), or NULL when out of memory.
+ */
+char *sv_control_reply(
+    enum sv_control_op op, const char *id, const char *error, size_t *outlen);
+
+#endif

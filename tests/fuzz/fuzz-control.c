@@ -1,0 +1,36 @@
+/*
+ * libFuzzer harness: a message a dashboard client sends to ws-broadcast,
+ * through the control parser, the answer builder, and the replay marker
+ * (which parses stored lines, here the same bytes).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "control.h"
+#include "log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int init;
+	struct sv_control_req r;
+	struct sv_err e;
+	size_t len;
+	char *s;
+
+	if (!init) {
+		sv_log_init("fuzz");
+		sv_log_set_level(-1);
+		init = 1;
+	}
+	if (sv_control_parse((const char *)data, size, &r, &e) == 0)
+		s = sv_control_reply(r.op, r.id, NULL, &len);
+	else
+		s = sv_control_reply(r.op, NULL, e.msg, &len);
+	free(s);
+	s = sv_control_mark((const char *)data, size, "replay", &len);
+	free(s);
+	return 0;
+}
