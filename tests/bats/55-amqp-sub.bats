@@ -146,7 +146,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	run -0 timeout 10 amqp-pub -e '' -r "$q" <<<'{"q":1}'
 	wait_bg sub 20
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/sub.out")" '{"q":1}'
-	run -0 rabbitmqctl -q list_queues name type
+	run -0 rmqctl -q list_queues name type
 	[[ "$output" == *"$q"*quorum* ]] || fail "$output"
 }
 
