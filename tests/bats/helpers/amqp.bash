@@ -188,10 +188,51 @@ queue_has_policy() {
 	[ "$(queue_info "$1" policy)" = "$2" ]
 }
 
-# fifo_drained FIFO: nothing is left unread in FIFO (its reader took
-# every byte written so far; for wait_until).
-fifo_drained() {
+# fifo_unread FIFO: how many bytes written to FIFO its reader has not
+# taken yet (a full pipe holds 65536: the writer blocks).
+fifo_unread() {
 	"$PY" -c 'import fcntl, os, struct, sys, termios
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
-sys.exit(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"1234"))[0] != 0)' "$1"
+print(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"1234"))[0])' "$1"
+}
+
+# fifo_drained FIFO: its reader took every byte written so far.
+fifo_drained() {
+	[ "$(fifo_unread "$1")" = 0 ]
+}
+
+# fifo_full FIFO: its writer has filled it (for wait_until).
+fifo_full() {
+	[ "$(fifo_unread "$1")" -ge 61440 ]
+}
+
+# start_blocked_reader NAME FIFO OUT: a reader that opens FIFO and reads
+# nothing until it gets SIGUSR1, then copies it all to OUT until EOF; so
+# the writer blocks once the pipe is full.
+start_blocked_reader() {
+	start_bg "$1" "$PY" -c 'import shutil, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+with open(sys.argv[1], "rb") as f:
+    signal.sigwait([signal.SIGUSR1])
+    with open(sys.argv[2], "wb") as o:
+        shutil.copyfileobj(f, o)' "$2" "$3"
+}
+
+# consumer_prefetch QUEUE: the prefetch count of QUEUE's consumer(s).
+consumer_prefetch() {
+	local out
+	out=$(rmqctl -q list_consumers queue_name prefetch_count) || return 1
+	awk -v q="$1" -F '\t' '$1 == q { print $2 }' <<<"$out"
+}
+
+# queue_unacked_is QUEUE N: exactly N delivered and unacknowledged.
+queue_unacked_is() {
+	[ "$(queue_info "$1" messages_unacknowledged)" = "$2" ]
+}
+
+# queue_gone QUEUE: the broker has no such queue (for wait_until).
+queue_gone() {
+	local out
+	out=$(rmqctl -q list_queues name) || return 1
+	! grep -qxF -- "$1" <<<"$out"
 }
