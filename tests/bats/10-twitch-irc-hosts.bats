@@ -80,6 +80,20 @@ golden() {
 	[ "$(jq -r .id <<<"$output")" != "$id1" ] || fail "same id for different lines"
 }
 
+@test "host repeats count line time: seconds apart one event, an hour apart two (replay as live)" {
+	local t=1773513000000
+	{
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 87\r\n' "$t"
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 88\r\n' $((t + 5000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 40\r\n' $((t + 3600000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 41\r\n' $((t + 3600000 + 29000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :pixelpanda 9\r\n' $((t + 3600000 + 29500))
+	} >"$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 --separate-stderr timeout 10 twitch-irc-hosts --replay "$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 jq -s -c 'map([.time, .event.to_broadcaster_user_login, .event.viewers])' <<<"$output"
+	assert_output '[["2026-03-14T18:30:00.000Z","glowcaster",87],["2026-03-14T19:30:00.000Z","glowcaster",40],["2026-03-14T19:30:29.500Z","pixelpanda",9]]'
+}
+
 @test "--raw adds the original line; --irc prints every message as JSON" {
 	run -0 --separate-stderr twitch-irc-hosts --replay "$FX/raids-hosts.txt" --raw -c 1
 	assert_equal "$(jq -r .raw <<<"$output")" "$(sed -n 5p "$FX/raids-hosts.txt")"
