@@ -205,6 +205,72 @@ irc_log() {
 	[[ "$stderr" == *"PASS oauth:***"* ]] || fail "debug log should show a masked PASS"
 }
 
+@test "live: a stored user token and no --nick: NICK is the stored login, checked by the server" {
+	load helpers/twitch
+	start_fake_twitch
+	tok=$(seed_user lanternfish)
+	start_irc --replay "$FX/raids-hosts.txt" --id-url "$FAKE_TWITCH"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 -v glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | [.nick, .token_login, .ok]]'
+	assert_output '[["lanternfish","lanternfish",true]]'
+	run -0 irc_log -s -r '[.[] | select(.line) | .line] | join("|")'
+	[[ "$output" == "CAP REQ :twitch.tv/tags twitch.tv/commands|PASS ***|NICK lanternfish|JOIN #glowcaster"* ]] || fail "$output"
+	[[ "$stderr" == *"logged in as lanternfish"* ]] || fail "$stderr"
+	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/stderr.txt"
+	assert_no_secret "$(jq -r .access_token <<<"$tok")" "$BATS_TEST_TMPDIR/stderr.txt" "$BATS_TEST_TMPDIR/irc.log"
+}
+
+@test "live: 'Login authentication failed' with a stored token: one refresh and a new login; refused again: 77" {
+	load helpers/twitch
+	start_fake_twitch
+	tok=$(seed_user lanternfish)
+	start_irc --replay "$FX/raids-hosts.txt" --id-url "$FAKE_TWITCH" --refuse-logins 1
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	[[ "$stderr" == *"connection 1: login refused; refreshing the token"* ]] || fail "$stderr"
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | [.conn, .nick, .ok]]'
+	assert_output '[[1,"lanternfish",false],[2,"lanternfish",true]]'
+	# the second login used a refreshed token, now in the store
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token" and .form.grant_type == "refresh_token")] | length'
+	assert_output 1
+	[ "$(store_get .user.access_token)" != "$(jq -r .access_token <<<"$tok")" ] || fail "the token was not refreshed"
+
+	# refused after the refresh too: no second refresh, exit 77
+	stop_bg irc
+	rm -f "$BATS_TEST_TMPDIR/irc.port" "$BATS_TEST_TMPDIR/irc.log"
+	fake_ctl /_fake/reset >/dev/null
+	start_irc --id-url "$FAKE_TWITCH" --refuse-logins 2
+	run -77 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" glowcaster
+	[[ "$stderr" == *"login as lanternfish refused by the chat server: Login authentication failed (run 'twitch-auth login' for a new token)"* ]] || fail "$stderr"
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | .ok]'
+	assert_output '[false,false]'
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token")] | length'
+	assert_output 1
+}
+
+@test "live: TWITCH_IRC_URL is the server without --url; --url wins over it" {
+	start_irc --replay "$FX/raids-hosts.txt"
+	TWITCH_IRC_URL=$IRC_URL run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry -v -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	[[ "$stderr" == *"connecting to $IRC_URL"* ]] || fail "$stderr"
+	TWITCH_IRC_URL=ws://127.0.0.1:9/ run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -0 irc_log -s '[.[] | select(.event == "connect")] | length'
+	assert_output 2
+}
+
+@test "live: HOSTTARGET '-' logs 'stopped hosting', and a new host from that channel is news again" {
+	printf '%s\n' ':tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 87' \
+		':tmi.twitch.tv HOSTTARGET #lanternfish :- 0' \
+		':tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 12' >"$BATS_TEST_TMPDIR/hosts.txt"
+	start_irc --replay "$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -v -c 2 lanternfish
+	run -0 jq -s -c 'map([.event.from_broadcaster_user_login, .event.viewers])' <<<"$output"
+	assert_output '[["lanternfish",87],["lanternfish",12]]'
+	[[ "$stderr" == *"twitch-irc-hosts: info: lanternfish stopped hosting"* ]] || fail "$stderr"
+}
+
 @test "live: a refused login is exit 77 with a clear message" {
 	load helpers/twitch
 	start_fake_twitch --user glowcaster_bot:600700800
