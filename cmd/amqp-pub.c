@@ -694,6 +694,24 @@ report(const struct pub *p, const struct sv_event_input *in)
 	    in->bad);
 }
 
+/* The drain timeout passed with messages unconfirmed: say which, and
+ * drop the link without the close handshake (it did not answer). */
+static void
+drain_timeout(struct pub *p)
+{
+	bool up = sv_amqp_connected(p->a);
+
+	sv_log_error("%zu messages not confirmed within the drain timeout "
+	             "(%.1f s), from line %lu on: %s %s; they may or may not "
+	             "have reached the broker",
+	    p->n, (double)p->o->drain_ms / 1000.0, ring_at(p, 0)->lineno,
+	    sv_amqp_peer(p->a),
+	    up ? "did not confirm them in time" : "could not be reached");
+	if (p->fatal == 0)
+		p->fatal = EX_UNAVAILABLE;
+	sv_amqp_disconnect(p->a, false);
+}
+
 static int
 run(const struct opts *o)
 {
@@ -739,14 +757,14 @@ run(const struct opts *o)
 		}
 		if (input_done && p.n == 0)
 			break;
-		if (input_done && deadline == 0)
+		if (input_done && deadline == 0) {
 			deadline = now_ms() + o->drain_ms;
+			sv_log_info("%s: waiting up to %.1f s for %zu confirms",
+			    sv_cli_stopping() ? "stopping" : "input done",
+			    (double)o->drain_ms / 1000.0, p.n);
+		}
 		if (deadline > 0 && now_ms() >= deadline) {
-			sv_log_error("%zu messages not confirmed within the "
-			             "drain timeout (from line %lu on)",
-			    p.n, ring_at(&p, 0)->lineno);
-			if (p.fatal == 0)
-				p.fatal = EX_UNAVAILABLE;
+			drain_timeout(&p);
 			break;
 		}
 		if (sv_amqp_connected(p.a))

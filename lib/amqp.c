@@ -67,12 +67,30 @@ timeout_ms(const struct sv_amqp *a)
 
 /* --- URLs --- */
 
+/* Does the URL's authority have "user@", and "user:password@"? */
+static void
+url_userinfo(const char *url, bool *user, bool *password)
+{
+	const char *p = strstr(url, "://"), *at;
+
+	*user = *password = false;
+	if (p == NULL)
+		return;
+	p += 3;
+	at = memchr(p, '@', strcspn(p, "/?#"));
+	if (at == NULL)
+		return;
+	*user = true;
+	*password = memchr(p, ':', (size_t)(at - p)) != NULL;
+}
+
 int
 sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 {
 	struct amqp_connection_info ci;
 	char shown[200];
 	const char *vh;
+	bool has_user, has_password;
 	int rc;
 
 	memset(u, 0, sizeof(*u));
@@ -99,7 +117,10 @@ sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 	u->vhost = ci.vhost;
 	u->port = ci.port;
 	u->ssl = ci.ssl != 0;
-	if (u->password != NULL)
+	url_userinfo(url, &has_user, &has_password);
+	u->no_password = has_user && !has_password;
+	/* (not rabbitmq-c's default "guest": it is no secret) */
+	if (has_password && u->password != NULL)
 		sv_log_add_secret(u->password);
 	vh = strcmp(u->vhost, "/") == 0 ? "" : u->vhost;
 	(void)snprintf(u->display, sizeof(u->display), "%s://%s%s%s:%d%s%s",
@@ -1074,6 +1095,13 @@ sv_amqp_cli_finish(struct sv_amqp_cli *c, struct sv_err *e)
 		if (c->password == NULL)
 			return -1;
 	}
+	for (i = 0; i < c->nurls && c->password == NULL; i++)
+		if (c->parsed[i].no_password)
+			sv_log_warn(
+			    "%s: the URL names the user '%s' but no "
+			    "password, so the password 'guest' is sent "
+			    "(give it in the URL or with --password-file)",
+			    c->parsed[i].display, c->parsed[i].user);
 	c->opts.urls = c->parsed;
 	c->opts.nurls = c->nurls;
 	c->opts.password = c->password;

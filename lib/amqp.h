@@ -39,6 +39,8 @@
 /*
  * A broker URL, amqp[s]://[user[:password]@]host[:port][/vhost], as
  * amqp_parse_url() reads it (percent-decoded; no path means vhost "/").
+ * rabbitmq-c fills in what is missing with "guest": no user means
+ * guest:guest, and a user without a password gets the password "guest".
  */
 struct sv_amqp_url {
 	char *buf; /* owned copy the fields below point into */
@@ -46,6 +48,7 @@ struct sv_amqp_url {
 	char *user, *password, *host, *vhost;
 	int port;
 	bool ssl;
+	bool no_password; /* a user without a password: "guest" is sent */
 	char display[300]; /* "amqps://host:port/vhost", no credentials */
 };
 
@@ -321,7 +324,9 @@ enum sv_cli_res sv_amqp_cli_option(
  * After parsing: take AMQP_URL (or the default) when no -u was given,
  * parse every URL (EX_USAGE), check --cert/--key go together and that
  * TLS files are only given for amqps:// (EX_USAGE), read --password-file
- * (EX_NOINPUT), and fill c->opts. Returns 0 or -1 with e set.
+ * (EX_NOINPUT), and fill c->opts. A URL with a user but no password,
+ * and no --password-file, is logged as a warning (rabbitmq-c would send
+ * "guest" without a word). Returns 0 or -1 with e set.
  */
 int sv_amqp_cli_finish(struct sv_amqp_cli *c, struct sv_err *e);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "ircev.h"
@@ -221,22 +222,27 @@ emotes_of(const struct sv_irc_msg *m)
 	return arr;
 }
 
-static void
-event_time(const struct sv_irc_msg *m, char out[SV_EVENT_TIME_LEN])
+/*
+ * When the event happened, in milliseconds since the epoch: tmi-sent-ts,
+ * else now. Replay and live use the same clock for everything that
+ * depends on time (the envelope's time, the host repeat window).
+ */
+static long long
+event_ms(const struct sv_irc_msg *m)
 {
-	long long ms;
 	const char *ts = sv_irc_tag(m, "tmi-sent-ts");
+	struct timespec now;
+	long long ms;
 	char *end;
 
 	if (ts != NULL && *ts != '\0') {
 		errno = 0;
 		ms = strtoll(ts, &end, 10);
-		if (errno == 0 && *end == '\0' && ms > 0) {
-			sv_event_time_from_ms(ms, out);
-			return;
-		}
+		if (errno == 0 && *end == '\0' && ms > 0)
+			return ms;
 	}
-	sv_event_time_now(out);
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* Wrap ev into an envelope and append it. suffix makes a second id. */
@@ -263,7 +269,7 @@ emit(struct sv_ircev *c, const struct sv_irc_msg *m, const char *line,
 	if (env == NULL)
 		sv_event_id_hash(line, len, id); /* tag not UTF-8 */
 	json_decref(env);
-	event_time(m, t);
+	sv_event_time_from_ms(event_ms(m), t);
 	env = sv_event_new(id, type, "1", "irc", t, ev);
 	if (env == NULL)
 		return -1;
@@ -277,21 +283,26 @@ emit(struct sv_ircev *c, const struct sv_irc_msg *m, const char *line,
 	return json_array_append_new(out, env) < 0 ? -1 : 1;
 }
 
+/*
+ * Was this host (from -> to) reported less than 30 s before or after at
+ * (the event's time, so a replayed log behaves as it did live)? If not,
+ * it is remembered as reported at `at`.
+ */
 static bool
-host_seen(struct sv_ircev *c, const char *from, const char *to)
+host_seen(struct sv_ircev *c, const char *from, const char *to, long long at)
 {
-	time_t now = time(NULL);
 	size_t i;
 
 	for (i = 0; i < SV_IRCEV_HOSTS; i++)
-		if (c->hosts[i].at != 0 && now - c->hosts[i].at < 30 &&
+		if (c->hosts[i].at != 0 &&
+		    llabs(at - c->hosts[i].at) < SV_IRCEV_HOST_WINDOW_MS &&
 		    strcmp(c->hosts[i].from, from) == 0 &&
 		    strcmp(c->hosts[i].to, to) == 0)
 			return true;
 	i = c->host_next++ % SV_IRCEV_HOSTS;
 	(void)snprintf(c->hosts[i].from, sizeof(c->hosts[i].from), "%s", from);
 	(void)snprintf(c->hosts[i].to, sizeof(c->hosts[i].to), "%s", to);
-	c->hosts[i].at = now;
+	c->hosts[i].at = at;
 	return false;
 }
 
@@ -309,7 +320,7 @@ map_host(struct sv_ircev *c, const char *from_raw, const char *to_raw,
 		return 0;
 	/* HOSTTARGET and the host_on NOTICE announce the same host: one
 	 * alert, not two. */
-	if (host_seen(c, from, to)) {
+	if (host_seen(c, from, to, event_ms(m))) {
 		sv_log_debug("host %s -> %s already reported", from, to);
 		return 0;
 	}

@@ -15,14 +15,16 @@
  *   PRIVMSG with bits          -> channel.cheer
  *
  * Fields IRC does not carry are left out. ids come from the `id` tag, or
- * are a hash of the line; time from `tmi-sent-ts`, else now.
+ * are a hash of the line; time from `tmi-sent-ts`, else now. The same
+ * host seen again within 30 s of event time (HOSTTARGET and the host_on
+ * NOTICE both announce it) gives one event: in a replayed log the line
+ * times count, not the wall clock.
  */
 #ifndef SV_IRCEV_H
 #define SV_IRCEV_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -48,11 +50,14 @@ struct sv_ircev_gift {
 	long remaining; /* subgifts still expected */
 };
 
+/* A host repeated within this window (event times, ms) is not news. */
+#define SV_IRCEV_HOST_WINDOW_MS 30000
+
 /* A host already reported (HOSTTARGET and NOTICE name the same one). */
 struct sv_ircev_host {
 	char from[32];
 	char to[32];
-	time_t at;
+	long long at; /* event time, ms since the epoch; 0: free */
 };
 
 /* Mapping state: which events, and what earlier lines tell later ones. */

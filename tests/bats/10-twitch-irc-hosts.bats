@@ -7,13 +7,18 @@ load helpers/common
 
 FX="$BATS_TEST_DIRNAME/fixtures/irc"
 
-# golden FIXTURE ARGS...: replay the fixture and compare with FIXTURE.ndjson
-# (time removed: host events without tmi-sent-ts are stamped on receipt).
+# golden FIXTURE ARGS...: replay the fixture and compare with FIXTURE.ndjson.
+# The time of an event whose line has tmi-sent-ts is in the golden file;
+# a line without one (the host formats) is stamped on receipt, so there
+# only the shape of the time is checked before it is dropped.
 golden() {
 	local f=$1
 	shift
-	run -0 --separate-stderr timeout 10 twitch-irc-hosts --replay "$FX/$f.txt" "$@"
-	diff -u "$FX/$f.ndjson" <(printf '%s\n' "${lines[@]}" | jq -c 'del(.time)') ||
+	run -0 --separate-stderr timeout 10 twitch-irc-hosts --replay "$FX/$f.txt" --raw "$@"
+	diff -u "$FX/$f.ndjson" <(printf '%s\n' "${lines[@]}" | jq -c '
+	    if (.raw | test("^@([^ ]*;)?tmi-sent-ts=")) then .
+	    elif (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$")) then del(.time)
+	    else . end | del(.raw)') ||
 		fail "output differs from $f.ndjson"
 }
 
@@ -73,6 +78,20 @@ golden() {
 	printf '%s\n' ':tmi.twitch.tv HOSTTARGET #a :c 5' >"$BATS_TEST_TMPDIR/two.txt"
 	run -0 --separate-stderr twitch-irc-hosts --replay "$BATS_TEST_TMPDIR/two.txt"
 	[ "$(jq -r .id <<<"$output")" != "$id1" ] || fail "same id for different lines"
+}
+
+@test "host repeats count line time: seconds apart one event, an hour apart two (replay as live)" {
+	local t=1773513000000
+	{
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 87\r\n' "$t"
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 88\r\n' $((t + 5000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 40\r\n' $((t + 3600000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 41\r\n' $((t + 3600000 + 29000))
+		printf '@tmi-sent-ts=%s :tmi.twitch.tv HOSTTARGET #lanternfish :pixelpanda 9\r\n' $((t + 3600000 + 29500))
+	} >"$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 --separate-stderr timeout 10 twitch-irc-hosts --replay "$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 jq -s -c 'map([.time, .event.to_broadcaster_user_login, .event.viewers])' <<<"$output"
+	assert_output '[["2026-03-14T18:30:00.000Z","glowcaster",87],["2026-03-14T19:30:00.000Z","glowcaster",40],["2026-03-14T19:30:29.500Z","pixelpanda",9]]'
 }
 
 @test "--raw adds the original line; --irc prints every message as JSON" {
@@ -184,6 +203,72 @@ irc_log() {
 	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/stderr.txt"
 	assert_no_secret "$TWITCH_TOKEN" "$BATS_TEST_TMPDIR/stderr.txt" "$BATS_TEST_TMPDIR/irc.log"
 	[[ "$stderr" == *"PASS oauth:***"* ]] || fail "debug log should show a masked PASS"
+}
+
+@test "live: a stored user token and no --nick: NICK is the stored login, checked by the server" {
+	load helpers/twitch
+	start_fake_twitch
+	tok=$(seed_user lanternfish)
+	start_irc --replay "$FX/raids-hosts.txt" --id-url "$FAKE_TWITCH"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 -v glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | [.nick, .token_login, .ok]]'
+	assert_output '[["lanternfish","lanternfish",true]]'
+	run -0 irc_log -s -r '[.[] | select(.line) | .line] | join("|")'
+	[[ "$output" == "CAP REQ :twitch.tv/tags twitch.tv/commands|PASS ***|NICK lanternfish|JOIN #glowcaster"* ]] || fail "$output"
+	[[ "$stderr" == *"logged in as lanternfish"* ]] || fail "$stderr"
+	printf '%s\n' "$stderr" >"$BATS_TEST_TMPDIR/stderr.txt"
+	assert_no_secret "$(jq -r .access_token <<<"$tok")" "$BATS_TEST_TMPDIR/stderr.txt" "$BATS_TEST_TMPDIR/irc.log"
+}
+
+@test "live: 'Login authentication failed' with a stored token: one refresh and a new login; refused again: 77" {
+	load helpers/twitch
+	start_fake_twitch
+	tok=$(seed_user lanternfish)
+	start_irc --replay "$FX/raids-hosts.txt" --id-url "$FAKE_TWITCH" --refuse-logins 1
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	[[ "$stderr" == *"connection 1: login refused; refreshing the token"* ]] || fail "$stderr"
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | [.conn, .nick, .ok]]'
+	assert_output '[[1,"lanternfish",false],[2,"lanternfish",true]]'
+	# the second login used a refreshed token, now in the store
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token" and .form.grant_type == "refresh_token")] | length'
+	assert_output 1
+	[ "$(store_get .user.access_token)" != "$(jq -r .access_token <<<"$tok")" ] || fail "the token was not refreshed"
+
+	# refused after the refresh too: no second refresh, exit 77
+	stop_bg irc
+	rm -f "$BATS_TEST_TMPDIR/irc.port" "$BATS_TEST_TMPDIR/irc.log"
+	fake_ctl /_fake/reset >/dev/null
+	start_irc --id-url "$FAKE_TWITCH" --refuse-logins 2
+	run -77 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" glowcaster
+	[[ "$stderr" == *"login as lanternfish refused by the chat server: Login authentication failed (run 'twitch-auth login' for a new token)"* ]] || fail "$stderr"
+	run -0 irc_log -s -c '[.[] | select(.event == "login") | .ok]'
+	assert_output '[false,false]'
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token")] | length'
+	assert_output 1
+}
+
+@test "live: TWITCH_IRC_URL is the server without --url; --url wins over it" {
+	start_irc --replay "$FX/raids-hosts.txt"
+	TWITCH_IRC_URL=$IRC_URL run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry -v -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	[[ "$stderr" == *"connecting to $IRC_URL"* ]] || fail "$stderr"
+	TWITCH_IRC_URL=ws://127.0.0.1:9/ run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry --url "$IRC_URL" -c 1 glowcaster
+	assert_equal "$(jq -r .type <<<"$output")" channel.raid
+	run -0 irc_log -s '[.[] | select(.event == "connect")] | length'
+	assert_output 2
+}
+
+@test "live: HOSTTARGET '-' logs 'stopped hosting', and a new host from that channel is news again" {
+	printf '%s\n' ':tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 87' \
+		':tmi.twitch.tv HOSTTARGET #lanternfish :- 0' \
+		':tmi.twitch.tv HOSTTARGET #lanternfish :glowcaster 12' >"$BATS_TEST_TMPDIR/hosts.txt"
+	start_irc --replay "$BATS_TEST_TMPDIR/hosts.txt"
+	run -0 --separate-stderr timeout 20 twitch-irc-hosts --url "$IRC_URL" -v -c 2 lanternfish
+	run -0 jq -s -c 'map([.event.from_broadcaster_user_login, .event.viewers])' <<<"$output"
+	assert_output '[["lanternfish",87],["lanternfish",12]]'
+	[[ "$stderr" == *"twitch-irc-hosts: info: lanternfish stopped hosting"* ]] || fail "$stderr"
 }
 
 @test "live: a refused login is exit 77 with a clear message" {

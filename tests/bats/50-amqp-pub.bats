@@ -164,21 +164,87 @@ teardown() {
 	[[ "$stderr" == *"406: PRECONDITION_FAILED"* ]] || fail "$stderr"
 }
 
-@test "SIGTERM: lines already read are published and confirmed, then exit 0" {
+# frozen_pub DRAIN_ARGS...: amqp-pub through a proxy whose link is then
+# frozen, fed 100 lines it has read (nothing unread in its FIFO), and sent
+# SIGTERM; the test then thaws the link or not.
+frozen_pub() {
+	start_proxy proxy
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	start_bg_stdin pub "$BATS_TEST_TMPDIR/fifo" amqp-pub -v -e "$AMQP_X" \
+		-u "amqp://127.0.0.1:$PROXY_PORT" "$@"
+	exec 5>"$BATS_TEST_TMPDIR/fifo"
+	wait_until 20 grep -q "connected to" "$BATS_TEST_TMPDIR/pub.err"
+	kill -HUP "$(bg_pid proxy)"
+	lines 100 /dev/fd/5
+	wait_until 20 fifo_drained "$BATS_TEST_TMPDIR/fifo" || fail "amqp-pub did not read its input"
+	kill -TERM "$(bg_pid pub)"
+	wait_until 20 grep -q "stopping: waiting up to .* s for 100 confirms" "$BATS_TEST_TMPDIR/pub.err" ||
+		fail "no drain started: $(cat "$BATS_TEST_TMPDIR/pub.err")"
+}
+
+@test "SIGTERM drains: 100 lines read while the link is frozen are confirmed once it thaws, exit 0" {
 	local q
 	q=$(tname)
 	new_exchange
 	durable_queue "$q" "$AMQP_X" '#'
-	mkfifo "$BATS_TEST_TMPDIR/fifo"
-	start_bg_stdin pub "$BATS_TEST_TMPDIR/fifo" amqp-pub -v -e "$AMQP_X"
-	exec 5>"$BATS_TEST_TMPDIR/fifo"
-	lines 100 /dev/fd/5
-	wait_until 20 grep -q "connected to" "$BATS_TEST_TMPDIR/pub.err"
-	wait_until 20 queue_has "$q" 100
-	kill -TERM "$(bg_pid pub)"
+	frozen_pub
+	# still waiting, and nothing has reached the broker yet
+	bg_running pub || fail "amqp-pub exited before its confirms came"
+	assert_equal "$(queue_messages "$q")" 0
+	kill -USR2 "$(bg_pid proxy)"
 	wait_bg pub 20 || fail "pub exited $?"
 	exec 5>&-
 	assert_equal "$(queue_messages "$q")" 100
+	grep -q "100 lines read, 100 confirmed" "$BATS_TEST_TMPDIR/pub.err" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/pub.err")"
+}
+
+@test "SIGTERM with the link frozen past --drain-timeout 1: exit 69, saying what is unconfirmed" {
+	local st=0 t0
+	new_exchange
+	frozen_pub --drain-timeout 1
+	t0=$SECONDS
+	wait_bg pub 20 || st=$?
+	exec 5>&-
+	assert_equal "$st" 69
+	# no close handshake with a link that does not answer
+	[ $((SECONDS - t0)) -le 4 ] || fail "took $((SECONDS - t0)) s to exit"
+	grep -q "error: 100 messages not confirmed within the drain timeout (1.0 s), from line 1 on: amqp://127.0.0.1:$PROXY_PORT did not confirm them in time; they may or may not have reached the broker" \
+		"$BATS_TEST_TMPDIR/pub.err" || fail "$(cat "$BATS_TEST_TMPDIR/pub.err")"
+}
+
+@test "nack: a queue at max-length 5 with reject-publish; each nack logged, exit 0; --strict exits 69" {
+	local q
+	q=$(tname)
+	new_exchange
+	durable_queue "$q" "$AMQP_X" '#'
+	queue_policy "$q" "$(tname p)" '{"max-length":5,"overflow":"reject-publish"}'
+	lines 8 "$BATS_TEST_TMPDIR/in"
+	run -0 --separate-stderr timeout 20 amqp-pub -v -e "$AMQP_X" <"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(grep -c 'error: line [0-9]*: the broker refused it (nack)$' <<<"$stderr")" 3
+	[[ "$stderr" == *"line 6: the broker refused it (nack)"*"line 7: "*"line 8: "* ]] || fail "$stderr"
+	[[ "$stderr" == *"8 lines read, 5 confirmed, 0 republished, 3 nacked"* ]] || fail "$stderr"
+	assert_equal "$(queue_messages "$q")" 5
+	# the queue is full now: every line is refused
+	run -69 --separate-stderr timeout 20 amqp-pub -e "$AMQP_X" --strict <"$BATS_TEST_TMPDIR/in"
+	assert_equal "$(grep -c 'error: line [0-9]*: the broker refused it (nack)$' <<<"$stderr")" 8
+	assert_equal "$(queue_messages "$q")" 5
+}
+
+@test "a URL with a user but no password: a warning that 'guest' is sent; none with a password" {
+	local q
+	q=$(tname)
+	run -0 --separate-stderr timeout 20 amqp-pub -e '' -r "$q" -u amqp://guest@localhost:5672 <<<'{"a":1}'
+	assert_equal "$stderr" "amqp-pub: warn: amqp://localhost:5672: the URL names the user 'guest' but no password, so the password 'guest' is sent (give it in the URL or with --password-file)"
+	printf 'guest\n' >"$BATS_TEST_TMPDIR/pw"
+	run -0 --separate-stderr timeout 20 amqp-pub -e '' -r "$q" -u amqp://guest@localhost:5672 \
+		--password-file "$BATS_TEST_TMPDIR/pw" <<<'{"a":1}'
+	assert_equal "$stderr" ""
+	run -0 --separate-stderr timeout 20 amqp-pub -e '' -r "$q" -u amqp://guest:guest@localhost:5672 <<<'{"a":1}'
+	assert_equal "$stderr" ""
+	# amqp-sub shares the URL handling, AMQP_URL too (the queue is missing: 69)
+	AMQP_URL=amqp://guest@localhost:5672 run -69 --separate-stderr timeout 20 amqp-sub -q "$q" --no-declare
+	[[ "$stderr" == "amqp-sub: warn: amqp://localhost:5672: the URL names the user 'guest' but no password"* ]] || fail "$stderr"
 }
 
 @test "network cut (proxy): reconnect and republish, every line arrives" {
@@ -251,10 +317,10 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	wait_until 30 grep -q "connected to" "$BATS_TEST_TMPDIR/pub.err"
 	wait_until 30 queue_has "$q" 3000
 	AMQP_RESTARTED=1
-	rabbitmqctl -q stop_app
+	rmqctl -q stop_app
 	wait_until 30 grep -q "reconnecting" "$BATS_TEST_TMPDIR/pub.err"
-	rabbitmqctl -q start_app
-	rabbitmqctl -q await_startup --timeout 60
+	rmqctl -q start_app
+	rmqctl -q await_startup --timeout 60
 	wait_bg feed 120 || fail "feed exited $?"
 	wait_bg pub 180 || fail "pub exited $?"
 	grep -q "reconnected to" "$BATS_TEST_TMPDIR/pub.err"

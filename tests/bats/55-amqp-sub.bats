@@ -114,13 +114,59 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/sub.out")" '{"type":"channel.follow"}'
 }
 
-@test "SIGTERM stops consuming and exits 0" {
-	new_exchange
-	start_sub sub -e "$AMQP_X"
-	run -0 timeout 10 amqp-pub -e "$AMQP_X" <<<'{"type":"x"}'
-	wait_lines "$BATS_TEST_TMPDIR/sub.out" 1 20
+@test "SIGTERM while a write blocks: the line in flight is written and acked, the rest requeued, exit 0" {
+	local q n
+	q=$(tname)
+	lines 2000 "$BATS_TEST_TMPDIR/in"
+	durable_queue "$q" ''
+	publish "$q" "$BATS_TEST_TMPDIR/in"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	start_blocked_reader reader "$BATS_TEST_TMPDIR/fifo" "$BATS_TEST_TMPDIR/got"
+	start_bg sub sh -c "exec amqp-sub -v -q '$q' --no-declare >'$BATS_TEST_TMPDIR/fifo'"
+	# the pipe is full: amqp-sub is stuck in the middle of a line
+	wait_until 20 fifo_full "$BATS_TEST_TMPDIR/fifo" || fail "the pipe never filled"
 	kill -TERM "$(bg_pid sub)"
-	wait_bg sub 10 || fail "amqp-sub exited $?"
+	kill -USR1 "$(bg_pid reader)"
+	wait_bg sub 20 || fail "amqp-sub exited $?"
+	wait_bg reader 20 || fail "reader exited $?"
+	n=$(wc -l <"$BATS_TEST_TMPDIR/got")
+	[ "$n" -gt 300 ] && [ "$n" -lt 2000 ] || fail "$n lines written"
+	grep -q "info: $n messages written" "$BATS_TEST_TMPDIR/sub.err" || fail "$(cat "$BATS_TEST_TMPDIR/sub.err")"
+	# the last line is whole, and every line written was acknowledged:
+	# the queue holds exactly the others
+	assert_equal "$(tail -c 1 "$BATS_TEST_TMPDIR/got" | od -An -c | tr -d ' ')" '\n'
+	wait_until 10 test "$(queue_consumers "$q")" = 0
+	assert_equal "$(queue_messages "$q")" $((2000 - n))
+	start_sub rest -q "$q" --no-declare -c $((2000 - n))
+	wait_bg rest 60
+	sort "$BATS_TEST_TMPDIR/got" "$BATS_TEST_TMPDIR/rest.out" >"$BATS_TEST_TMPDIR/all"
+	sort "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/want"
+	run -0 diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/all"
+}
+
+@test "default queue: server-named, exclusive, auto-delete; 256 unacked (the --prefetch default) while the reader blocks" {
+	local q i
+	new_exchange
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	start_blocked_reader reader "$BATS_TEST_TMPDIR/fifo" "$BATS_TEST_TMPDIR/got"
+	start_bg sub sh -c "exec amqp-sub -v -e '$AMQP_X' >'$BATS_TEST_TMPDIR/fifo'"
+	wait_until 20 grep -q consuming "$BATS_TEST_TMPDIR/sub.err" || fail "$(cat "$BATS_TEST_TMPDIR/sub.err")"
+	q=$(sed -n 's/.*consuming from "\(.*\)"$/\1/p' "$BATS_TEST_TMPDIR/sub.err")
+	[[ "$q" == amq.gen-* ]] || fail "queue '$q'"
+	assert_equal "$(queue_info "$q" durable exclusive auto_delete)" "$(printf 'false\ttrue\ttrue')"
+	lines 2000 "$BATS_TEST_TMPDIR/in"
+	run -0 timeout 60 amqp-pub -e "$AMQP_X" <"$BATS_TEST_TMPDIR/in"
+	wait_until 20 fifo_full "$BATS_TEST_TMPDIR/fifo" || fail "the pipe never filled"
+	wait_until 20 queue_unacked_is "$q" 256 || fail "unacked: $(queue_info "$q" messages_unacknowledged)"
+	# and it stays there: the broker sends no more than the prefetch
+	for i in 1 2 3; do
+		assert_equal "$(queue_info "$q" messages_unacknowledged)" 256
+	done
+	assert_equal "$(consumer_prefetch "$q")" 256
+	# the reader goes: amqp-sub stops on the broken pipe, the queue goes too
+	stop_bg reader KILL
+	wait_bg sub 20 || fail "amqp-sub exited $?"
+	wait_until 10 queue_gone "$q" || fail "$q is still there"
 }
 
 @test "broker loss: reconnect, re-declare the exclusive queue, re-bind, continue" {
@@ -146,7 +192,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	run -0 timeout 10 amqp-pub -e '' -r "$q" <<<'{"q":1}'
 	wait_bg sub 20
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/sub.out")" '{"q":1}'
-	run -0 rabbitmqctl -q list_queues name type
+	run -0 rmqctl -q list_queues name type
 	[[ "$output" == *"$q"*quorum* ]] || fail "$output"
 }
 

@@ -9,10 +9,19 @@ channels, batching several lines per frame as Twitch does. Scenarios for
 tests: PING the client and expect PONG, send RECONNECT, drop the
 connection without a close frame, or refuse the login.
 
+Tokens: --token TOKEN --login LOGIN accepts that one token for that
+NICK; --id-url URL instead asks the (fake) id server, as Twitch does:
+GET URL/oauth2/validate with "Authorization: OAuth TOKEN", and the NICK
+must be the login the token belongs to. --refuse-logins N refuses the
+first N logins whatever they send (a token revoked since the client
+validated it).
+
 Every line a client sends is logged as JSON to --log:
   {"conn": N, "line": "JOIN #glowcaster"}
 and server-side events as {"conn": N, "event": "..."}. PASS lines are
-logged as "PASS ***" with "pass_ok" telling whether the token matched.
+logged as "PASS ***" with "pass_ok" telling whether the token matched
+(with --id-url: whether the id server knew it). Each NICK is followed by
+{"event": "login", "nick": NICK, "token_login": LOGIN or null, "ok": B}.
 """
 import argparse
 import asyncio
@@ -20,6 +29,8 @@ import json
 import os
 import ssl
 import time
+import urllib.error
+import urllib.request
 
 import websockets
 
@@ -31,6 +42,9 @@ ap.add_argument("--tls-key")
 ap.add_argument("--replay", help="IRC lines to send after JOIN")
 ap.add_argument("--token", help="the valid user token (PASS oauth:TOKEN)")
 ap.add_argument("--login", default="glowcaster_bot", help="login the token belongs to")
+ap.add_argument("--id-url", help="validate tokens at this id server instead of --token")
+ap.add_argument("--refuse-logins", type=int, default=0,
+                help="refuse the first N logins, whatever the token")
 ap.add_argument("--ping", action="store_true", help="PING after login, log the PONG")
 ap.add_argument("--drop-after", type=int, default=-1,
                 help="first connection: drop TCP (no close frame) after N replayed lines")
@@ -73,10 +87,41 @@ async def send_lines(ws, lines):
         await ws.send("".join(l + "\r\n" for l in lines[i:i + args.batch]))
 
 
-def login_ok(token, nick):
+refused = 0
+
+
+def validate(token):
+    """The login the id server says the token belongs to, or None."""
+    rq = urllib.request.Request(args.id_url.rstrip("/") + "/oauth2/validate",
+                                headers={"Authorization": "OAuth " + token})
+    try:
+        with urllib.request.urlopen(rq, timeout=5) as r:
+            return json.load(r).get("login")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+async def token_login(token):
+    """The login a PASS "oauth:TOKEN" stands for, or None."""
+    if token is None or not token.startswith("oauth:"):
+        return None
+    if args.id_url:
+        return await asyncio.to_thread(validate, token[6:])
+    return args.login if args.token is not None and token == "oauth:" + args.token else None
+
+
+async def login_ok(conn, token, nick):
+    global refused
+    login = await token_login(token)
     if token is None:
-        return nick.startswith("justinfan")
-    return args.token is not None and token == "oauth:" + args.token and nick == args.login
+        ok = nick.startswith("justinfan")
+    else:
+        ok = login is not None and nick == login
+    if refused < args.refuse_logins:
+        refused += 1
+        ok = False
+    log(conn, event="login", nick=nick, token_login=login, ok=ok)
+    return ok
 
 
 async def handler(ws, path=None):
@@ -98,7 +143,8 @@ async def handler(ws, path=None):
                 if not line:
                     continue
                 if line.startswith("PASS "):
-                    log(conn, line="PASS ***", pass_ok=line == "PASS oauth:%s" % args.token)
+                    log(conn, line="PASS ***",
+                        pass_ok=await token_login(line[5:]) is not None)
                 else:
                     log(conn, line=line)
                 cmd, _, rest = line.partition(" ")
@@ -109,7 +155,7 @@ async def handler(ws, path=None):
                     token = rest
                 elif cmd == "NICK":
                     nick = rest
-                    if not login_ok(token, nick):
+                    if not await login_ok(conn, token, nick):
                         log(conn, event="login refused")
                         await ws.send(":tmi.twitch.tv NOTICE * :Login authentication failed\r\n")
                         await ws.close()

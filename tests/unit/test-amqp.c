@@ -42,6 +42,20 @@ test_urls(void)
 	CHECK_STR(u.display, "amqp://[::1]:5672", "IPv6 display bracketed");
 	sv_amqp_url_fini(&u);
 
+	CHECK(sv_amqp_url_parse(&u, "amqp://alerts@rabbit/x", &e) == 0 &&
+	        u.no_password,
+	    "a user without a password is noticed");
+	CHECK_STR(u.password, "guest", "... and gets rabbitmq-c's 'guest'");
+	sv_amqp_url_fini(&u);
+	CHECK(sv_amqp_url_parse(&u, "amqp://alerts:@rabbit", &e) == 0 &&
+	        !u.no_password,
+	    "an empty password is a password");
+	sv_amqp_url_fini(&u);
+	CHECK(sv_amqp_url_parse(&u, "amqp://rabbit/a%40b", &e) == 0 &&
+	        !u.no_password,
+	    "no user: guest:guest, no warning (%40 in the vhost)");
+	sv_amqp_url_fini(&u);
+
 	CHECK(sv_amqp_url_parse(&u, "http://h", &e) < 0 && e.ex == EX_USAGE,
 	    "http:// refused");
 	CHECK(
