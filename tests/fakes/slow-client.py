@@ -3,13 +3,16 @@
 its deadlines and limits. Standard library only, independent of our C code.
 
     slow-client.py drip ADDR [--conns N] [--interval S] [--for S]
-                   [--source IP]
+                   [--source IP] [--after-request] [--idle]
         Open N connections (at once) that send a request's headers one
-        byte every S seconds (default 0.25) and never finish them. Stop
+        byte every S seconds (default 0.25) and never finish them; with
+        --after-request each first sends a whole GET /healthz (kept
+        alive) and reads its answer, with --idle sends nothing more. Stop
         when the server has closed every one, or after --for seconds
         (default 8). Prints one line per connection, in the order they
-        were opened: "closed SECONDS BYTES" (seconds from connect until
-        the server closed it, header bytes it took), or "open SECONDS
+        were opened: "closed SECONDS BYTES" (seconds from connect, or from
+        the first answer, until the server closed it; header bytes it
+        took), or "open SECONDS
         BYTES" if it was still open at the end, or "refused" if connect()
         failed.
 
@@ -60,6 +63,25 @@ def peer_closed(s):
     return data == b""
 
 
+def first_request(s):
+    """A kept-alive GET /healthz; returns once its answer is read."""
+    s.setblocking(True)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        data = s.recv(4096)
+        if not data:
+            raise OSError("closed before answering")
+        got += data
+    head, _, rest = got.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+            while len(rest) < n:
+                rest += s.recv(4096)
+    s.setblocking(False)
+
+
 def drip(args):
     addr = parse_addr(args.addr)
     # A request that never ends: a long header, one byte at a time.
@@ -68,18 +90,21 @@ def drip(args):
     conns = []
     for _ in range(args.conns):
         try:
-            conns.append({"s": connect(addr, args.source),
-                          "t0": time.monotonic(), "sent": 0, "end": None})
+            s = connect(addr, args.source)
+            if args.after_request:
+                first_request(s)
+            conns.append({"s": s, "t0": time.monotonic(), "sent": 0,
+                          "end": None})
         except OSError:
             conns.append(None)
     end = time.monotonic() + args.seconds
-    next_byte = time.monotonic()
+    next_byte = end if args.idle else time.monotonic()
     while time.monotonic() < end:
         live = [c for c in conns if c is not None and c["end"] is None]
         if not live:
             break
         now = time.monotonic()
-        if now >= next_byte:
+        if now >= next_byte and not args.idle:
             next_byte = now + args.interval
             for c in live:
                 try:
@@ -188,6 +213,8 @@ def main():
     d.add_argument("--interval", type=float, default=0.25)
     d.add_argument("--for", dest="seconds", type=float, default=8)
     d.add_argument("--source")
+    d.add_argument("--after-request", action="store_true")
+    d.add_argument("--idle", action="store_true")
     h = sub.add_parser("hold")
     h.add_argument("addr")
     h.add_argument("--conns", type=int, required=True)
