@@ -96,13 +96,14 @@ unwatch(struct sv_httpd *d, struct conn *w)
 	w->watched = false;
 }
 
-/* Under d->wlock: (re)start w's deadline, at the tail of the list. */
+/* Under d->wlock: (re)start w's deadline, at the tail of the list; rx
+ * is what the socket had received when the wait for a request began. */
 static void
-watch(struct sv_httpd *d, struct conn *w)
+watch(struct sv_httpd *d, struct conn *w, unsigned long long rx)
 {
 	unwatch(d, w);
 	w->deadline_ms = sv_net_now_ms() + d->timeout_ms;
-	w->rx = rx_bytes(w->fd);
+	w->rx = rx;
 	w->prev = d->wtail;
 	w->next = NULL;
 	if (d->wtail != NULL)
@@ -136,10 +137,10 @@ watchdog_main(void *arg)
 		w = d->whead;
 		if (w != NULL && w->deadline_ms <= now) {
 			unwatch(d, w);
-			/* A client that sent nothing since the last answer
-			 * is merely idle (MHD's idle timeout says the same);
-			 * one that began a request and did not finish it
-			 * is too slow. */
+			/* A client that sent nothing since the wait began
+			 * (accept, or the last answer) is merely idle, and
+			 * MHD's idle timeout says the same; one that began
+			 * a request and did not finish it is too slow. */
 			if (rx_bytes(w->fd) > w->rx) {
 				atomic_fetch_add(&d->too_slow, 1);
 				sv_log_debug("httpd: request not complete "
@@ -236,7 +237,7 @@ on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 		w->fd = ci->connect_fd;
 		atomic_fetch_add(&d->connections, 1);
 		pthread_mutex_lock(&d->wlock);
-		watch(d, w);
+		watch(d, w, 0); /* whatever came already began a request */
 		pthread_mutex_unlock(&d->wlock);
 		*socket_context = w;
 		return;
@@ -392,6 +393,7 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct sv_httpd *d = cls;
 	struct pending *p = *con_cls;
+	unsigned long long rx;
 	struct conn *w;
 
 	(void)why;
@@ -400,8 +402,9 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	 * NOTIFY_CLOSED takes it off the list again). */
 	w = conn_of(c);
 	if (w != NULL) {
+		rx = rx_bytes(w->fd);
 		pthread_mutex_lock(&d->wlock);
-		watch(d, w);
+		watch(d, w, rx);
 		pthread_mutex_unlock(&d->wlock);
 	}
 	if (p == NULL)
