@@ -43,6 +43,7 @@ struct opts {
 	unsigned long max_age;
 	unsigned long max_body;
 	unsigned long max_conn;
+	long max_conn_per_ip; /* -1: not given */
 	unsigned long max_queue;
 	unsigned long threads;
 	unsigned long timeout;
@@ -84,8 +85,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: twitch-webhookd [-hqVv] [-c N] [-l ADDR:PORT] [-p PATH] [--dedupe-size N]\n"
 	    "                       [--max-age SECONDS] [--max-body BYTES] [--max-conn N]\n"
-	    "                       [--max-queue BYTES] [--port-file FILE] [--secret-file FILE]\n"
-	    "                       [--threads N] [--timeout SECONDS]\n"
+	    "                       [--max-conn-per-ip N] [--max-queue BYTES] [--port-file FILE]\n"
+	    "                       [--secret-file FILE] [--threads N] [--timeout SECONDS]\n"
 	    "                       [--tls-cert FILE --tls-key FILE]\n"
 	    "\n"
 	    "Receive EventSub webhook deliveries, verify them, and print each\n"
@@ -98,6 +99,8 @@ usage(FILE *f)
 	    "      --max-age SECONDS    oldest timestamp accepted (default 600)\n"
 	    "      --max-body BYTES     largest request body (default 65536)\n"
 	    "      --max-conn N         concurrent connections (default 256)\n"
+	    "      --max-conn-per-ip N  of them from one address, 0 for no limit (default:\n"
+	    "                           none on a loopback address, else a quarter)\n"
 	    "      --max-queue BYTES    events held for a slow stdout (default 16777216)\n"
 	    "  -p, --path PATH          the callback path (default /eventsub)\n"
 	    "      --port-file FILE     write the bound address here\n"
@@ -116,6 +119,7 @@ enum {
 	OPT_MAX_AGE,
 	OPT_MAX_BODY,
 	OPT_MAX_CONN,
+	OPT_MAX_CONN_PER_IP,
 	OPT_MAX_QUEUE,
 	OPT_PORT_FILE,
 	OPT_SECRET_FILE,
@@ -134,6 +138,7 @@ static const struct option longopts[] = {
 	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
 	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 	{ "max-conn", required_argument, NULL, OPT_MAX_CONN },
+	{ "max-conn-per-ip", required_argument, NULL, OPT_MAX_CONN_PER_IP },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "path", required_argument, NULL, 'p' },
 	{ "port-file", required_argument, NULL, OPT_PORT_FILE },
@@ -173,6 +178,7 @@ opts_parse(struct opts *o, int argc, char **argv)
 	o->max_age = 600;
 	o->max_body = 65536;
 	o->max_conn = 256;
+	o->max_conn_per_ip = -1;
 	o->max_queue = 16 * 1024 * 1024;
 	o->threads = 1;
 	o->timeout = 10;
@@ -199,6 +205,10 @@ opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_MAX_CONN:
 			o->max_conn = num_opt("max-conn", optarg, 1, 60000);
+			break;
+		case OPT_MAX_CONN_PER_IP:
+			o->max_conn_per_ip =
+			    (long)num_opt("max-conn-per-ip", optarg, 0, 60000);
 			break;
 		case OPT_MAX_QUEUE:
 			o->max_queue =
@@ -505,7 +515,7 @@ on_webhook(
 static void
 on_healthz(struct server *s, struct sv_httpd_resp *rs)
 {
-	unsigned long *v = s->verdicts, large = 0, slow = 0;
+	unsigned long *v = s->verdicts, large = 0, slow = 0, conns = 0;
 	json_t *j;
 	char *text;
 
@@ -513,8 +523,9 @@ on_healthz(struct server *s, struct sv_httpd_resp *rs)
 	if (s->httpd != NULL) { /* NULL until sv_httpd_start() returned */
 		large = sv_httpd_count_too_large(s->httpd);
 		slow = sv_httpd_count_too_slow(s->httpd);
+		conns = sv_httpd_count_connections(s->httpd);
 	}
-	j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{"
+	j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{"
 	              "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 	    "status", sv_cli_stopping() ? "stopping" : "ok", "received",
 	    (json_int_t)(s->received + large), "verified",
@@ -525,7 +536,8 @@ on_healthz(struct server *s, struct sv_httpd_resp *rs)
 	    (json_int_t)v[SV_TWITCH_REVOCATION], "duplicates",
 	    (json_int_t)s->duplicates, "busy", (json_int_t)s->busy, "printed",
 	    (json_int_t)s->printed, "queued", (json_int_t)s->queued,
-	    "queued_bytes", (json_int_t)s->queued_bytes, "rejected", "headers",
+	    "queued_bytes", (json_int_t)s->queued_bytes, "connections",
+	    (json_int_t)conns, "rejected", "headers",
 	    (json_int_t)v[SV_TWITCH_NO_HEADERS], "signature",
 	    (json_int_t)v[SV_TWITCH_BAD_SIGNATURE], "timestamp",
 	    (json_int_t)v[SV_TWITCH_BAD_TIMESTAMP], "stale",
@@ -707,6 +719,9 @@ run(const struct opts *o)
 		.port_file = o->port_file,
 		.max_body = o->max_body,
 		.conn_limit = (unsigned)o->max_conn,
+		.per_ip_limit = o->max_conn_per_ip < 0 ? 0 :
+		    o->max_conn_per_ip == 0            ? SV_HTTPD_NO_LIMIT :
+		                              (unsigned)o->max_conn_per_ip,
 		.timeout_s = (unsigned)o->timeout,
 		.threads = (unsigned)o->threads,
 		/* Twitch's headers are well under 2 KiB; MHD zeroes this
@@ -750,8 +765,16 @@ run(const struct opts *o)
 	sigaddset(&stopsigs, SIGINT);
 	sigaddset(&stopsigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
-	sv_log_info("listening on %s://%s%s", o->tls_cert ? "https" : "http",
-	    sv_httpd_addr(d), o->path);
+	if (sv_httpd_per_ip_limit(d) != 0)
+		sv_log_info("listening on %s://%s%s (at most %u connections, "
+		            "%u per client address)",
+		    o->tls_cert ? "https" : "http", sv_httpd_addr(d), o->path,
+		    sv_httpd_conn_limit(d), sv_httpd_per_ip_limit(d));
+	else
+		sv_log_info("listening on %s://%s%s (at most %u connections, "
+		            "no limit per client address)",
+		    o->tls_cert ? "https" : "http", sv_httpd_addr(d), o->path,
+		    sv_httpd_conn_limit(d));
 
 	if (pump(&s, false, &ex) < 0)
 		goto out; /* stdout is gone: nothing left to drain into */

@@ -1,21 +1,42 @@
 /* httpd: libmicrohttpd glue; see httpd.h. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/tcp.h>
 #include <microhttpd.h>
 
 #include "httpd.h"
 #include "log.h"
 #include "net.h"
+
+/*
+ * A connection, kept in MHD's socket_context from accept to close. While
+ * a request is awaited it is on the watch list, which is sorted by
+ * deadline because every deadline is "now + timeout" taken under the
+ * lock.
+ */
+struct conn {
+	struct conn *prev, *next;
+	bool watched;
+	int fd;
+	long long deadline_ms;
+	unsigned long long rx; /* bytes received when watching began */
+};
 
 struct sv_httpd {
 	struct MHD_Daemon *mhd;
@@ -23,26 +44,212 @@ struct sv_httpd {
 	void *arg;
 	size_t max_body;
 	long timeout_ms;
-	atomic_ulong too_large, too_slow;
+	unsigned conn_limit, per_ip_limit;
+	atomic_ulong too_large, too_slow, connections;
 	atomic_uint active; /* requests between headers and completion */
 	char addr[80];
 	char *cert, *key;
+	/* the watchdog: wlock guards whead/wtail and wstop */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	struct conn *whead, *wtail;
+	pthread_t watchdog;
+	bool wstarted, wstop;
 };
 
 /* Per-request state kept in MHD's con_cls. */
 struct pending {
 	struct sv_buf body;
 	int too_large;
-	long start_ms; /* when the headers were complete */
 };
 
-static long
-now_ms(void)
+/* Bytes the kernel received on a TCP socket so far (0 if unknown). */
+static unsigned long long
+rx_bytes(int fd)
 {
-	struct timespec ts;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+	            sizeof(ti.tcpi_bytes_received))
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+/* Under d->wlock: take w off the watch list. */
+static void
+unwatch(struct sv_httpd *d, struct conn *w)
+{
+	if (!w->watched)
+		return;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		d->whead = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	else
+		d->wtail = w->prev;
+	w->prev = w->next = NULL;
+	w->watched = false;
+}
+
+/* Under d->wlock: (re)start w's deadline, at the tail of the list; rx
+ * is what the socket had received when the wait for a request began. */
+static void
+watch(struct sv_httpd *d, struct conn *w, unsigned long long rx)
+{
+	unwatch(d, w);
+	w->deadline_ms = sv_net_now_ms() + d->timeout_ms;
+	w->rx = rx;
+	w->prev = d->wtail;
+	w->next = NULL;
+	if (d->wtail != NULL)
+		d->wtail->next = w;
+	else
+		d->whead = w;
+	d->wtail = w;
+	w->watched = true;
+}
+
+/*
+ * The watchdog thread: shut down connections whose request is not
+ * complete by its deadline. Only shutdown(2), never close(2): MHD owns
+ * the fd, sees the end of the stream and closes the connection itself.
+ * The fd cannot be closed and reused under us: MHD notifies
+ * MHD_CONNECTION_NOTIFY_CLOSED, which takes the connection off the list
+ * under wlock, before it closes the socket (MHD_cleanup_connections and
+ * the failure path of new connections, in 0.9.x and 1.0 alike).
+ */
+static void *
+watchdog_main(void *arg)
+{
+	struct sv_httpd *d = arg;
+	struct timespec until;
+	struct conn *w;
+	long long now, next;
+
+	pthread_mutex_lock(&d->wlock);
+	while (!d->wstop) {
+		now = sv_net_now_ms();
+		w = d->whead;
+		if (w != NULL && w->deadline_ms <= now) {
+			unwatch(d, w);
+			/* A client that sent nothing since the wait began
+			 * (accept, or the last answer) is merely idle, and
+			 * MHD's idle timeout says the same; one that began
+			 * a request and did not finish it is too slow. */
+			if (rx_bytes(w->fd) > w->rx) {
+				atomic_fetch_add(&d->too_slow, 1);
+				sv_log_debug("httpd: request not complete "
+				             "within %ld ms, connection closed",
+				    d->timeout_ms);
+			}
+			(void)shutdown(w->fd, SHUT_RDWR);
+			continue;
+		}
+		/* Nothing to do before the head's deadline; an empty list
+		 * gets new connections no earlier than a timeout from now,
+		 * so this never sleeps past a deadline, and nobody has to
+		 * wake us but sv_httpd_stop(). */
+		next = w != NULL ? w->deadline_ms : now + d->timeout_ms;
+		until.tv_sec = (time_t)(next / 1000);
+		until.tv_nsec = (long)(next % 1000) * 1000000L;
+		(void)pthread_cond_timedwait(&d->wcond, &d->wlock, &until);
+	}
+	pthread_mutex_unlock(&d->wlock);
+	return NULL;
+}
+
+static int
+watchdog_start(struct sv_httpd *d)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
+
+	pthread_mutex_init(&d->wlock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->wcond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Signals are for the caller's threads, not this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&d->watchdog, NULL, watchdog_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&d->wcond);
+		pthread_mutex_destroy(&d->wlock);
+		return -1;
+	}
+	d->wstarted = true;
+	return 0;
+}
+
+static void
+watchdog_stop(struct sv_httpd *d)
+{
+	if (!d->wstarted)
+		return;
+	pthread_mutex_lock(&d->wlock);
+	d->wstop = true;
+	pthread_cond_signal(&d->wcond);
+	pthread_mutex_unlock(&d->wlock);
+	pthread_join(d->watchdog, NULL);
+	pthread_cond_destroy(&d->wcond);
+	pthread_mutex_destroy(&d->wlock);
+	d->wstarted = false;
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: accept and close of every connection. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct sv_httpd *d = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *w = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		w = ci != NULL ? calloc(1, sizeof(*w)) : NULL;
+		if (w == NULL) {
+			/* Without a deadline it must not stay: refuse it. */
+			sv_log_debug(
+			    "httpd: out of memory: connection refused");
+			if (ci != NULL)
+				(void)shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
+		w->fd = ci->connect_fd;
+		atomic_fetch_add(&d->connections, 1);
+		pthread_mutex_lock(&d->wlock);
+		watch(d, w, 0); /* whatever came already began a request */
+		pthread_mutex_unlock(&d->wlock);
+		*socket_context = w;
+		return;
+	}
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&d->wlock);
+	unwatch(d, w);
+	pthread_mutex_unlock(&d->wlock);
+	atomic_fetch_sub(&d->connections, 1);
+	free(w);
+	*socket_context = NULL;
 }
 
 static char *
@@ -115,6 +322,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct pending *p = *con_cls;
 	struct sv_httpd_resp rs;
 	struct sv_httpd_req rq;
+	struct conn *w;
 	const char *cl;
 	enum MHD_Result ret;
 
@@ -124,7 +332,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (p == NULL)
 			return MHD_NO;
 		sv_buf_init(&p->body);
-		p->start_ms = now_ms();
 		*con_cls = p;
 		atomic_fetch_add(&d->active, 1);
 		cl = MHD_lookup_connection_value(
@@ -135,16 +342,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_YES; /* called again with the body */
 	}
 	if (*upload_size > 0) {
-		if (now_ms() - p->start_ms > d->timeout_ms) {
-			/* MHD's timeout is for idle connections; a client
-			 * that drips its body a byte at a time meets this
-			 * whole-request deadline of the same length. MHD
-			 * 0.9.75 cannot answer in the middle of a body, so
-			 * the connection is closed without a 408. */
-			atomic_fetch_add(&d->too_slow, 1);
-			sv_log_debug("httpd: request body too slow, closed");
-			return MHD_NO;
-		}
 		if (!p->too_large &&
 		    p->body.len + *upload_size <= d->max_body &&
 		    sv_buf_append(&p->body, upload_data, *upload_size) == 0) {
@@ -159,6 +356,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		p->too_large = 1;
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	/* The request is complete: its deadline no longer applies. */
+	w = conn_of(c);
+	if (w != NULL) {
+		pthread_mutex_lock(&d->wlock);
+		unwatch(d, w);
+		pthread_mutex_unlock(&d->wlock);
 	}
 	memset(&rs, 0, sizeof(rs));
 	sv_buf_init(&rs.body);
@@ -189,9 +393,20 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct sv_httpd *d = cls;
 	struct pending *p = *con_cls;
+	unsigned long long rx;
+	struct conn *w;
 
-	(void)c;
 	(void)why;
+	/* The next request on a kept-alive connection has a deadline of
+	 * its own from now (after a failed one MHD closes, and
+	 * NOTIFY_CLOSED takes it off the list again). */
+	w = conn_of(c);
+	if (w != NULL) {
+		rx = rx_bytes(w->fd);
+		pthread_mutex_lock(&d->wlock);
+		watch(d, w, rx);
+		pthread_mutex_unlock(&d->wlock);
+	}
 	if (p == NULL)
 		return;
 	sv_buf_fini(&p->body);
@@ -200,14 +415,36 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&d->active, 1);
 }
 
+/* Is the socket bound to a loopback address (127/8, ::1)? */
+static bool
+bound_to_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		        s6->sin6_addr.s6_addr[12] == 127);
+	return false;
+}
+
 struct sv_httpd *
 sv_httpd_start(
     const struct sv_httpd_opts *o, sv_httpd_fn *fn, void *arg, struct sv_err *e)
 {
+	struct MHD_OptionItem more[5];
 	struct sv_httpd *d;
 	/* ITC lets sv_httpd_stop() quiesce the listening socket. */
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	size_t n = 0;
 	int fd;
 
 	d = calloc(1, sizeof(*d));
@@ -219,6 +456,7 @@ sv_httpd_start(
 	d->arg = arg;
 	d->max_body = o->max_body != 0 ? o->max_body : 64 * 1024;
 	d->timeout_ms = 1000L * (o->timeout_s != 0 ? o->timeout_s : 10);
+	d->conn_limit = o->conn_limit != 0 ? o->conn_limit : 256;
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		sv_err_set(
 		    e, EX_USAGE, "TLS needs both a certificate and a key");
@@ -237,20 +475,50 @@ sv_httpd_start(
 	if (fd < 0)
 		goto fail;
 	(void)sv_net_local_addr(fd, d->addr, sizeof(d->addr));
-	if (o->threads <= 1)
+	if (o->per_ip_limit == SV_HTTPD_NO_LIMIT)
+		d->per_ip_limit = 0;
+	else if (o->per_ip_limit != 0)
+		d->per_ip_limit = o->per_ip_limit;
+	else if (!bound_to_loopback(fd))
+		d->per_ip_limit =
+		    d->conn_limit / 4 != 0 ? d->conn_limit / 4 : 1;
+	if (watchdog_start(d) < 0) {
+		close(fd);
+		sv_err_set(e, EX_OSERR, "cannot start a thread");
+		goto fail;
+	}
+	/* The options that are not always given; MHD logs a warning for
+	 * a thread pool of size 0. */
+	if (o->threads > 1)
+		more[n++] =
+		    (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE,
+			    (intptr_t)o->threads, NULL };
+	else
 		flags |= MHD_USE_POLL;
+	if (d->per_ip_limit != 0)
+		more[n++] = (struct MHD_OptionItem) {
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			(intptr_t)d->per_ip_limit, NULL
+		};
+	if (d->cert != NULL) {
+		more[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT,
+			0, d->cert };
+		more[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY,
+			0, d->key };
+	}
+	more[n] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
+	/* EXTERNAL_LOGGER first, or MHD logs what it parses before it
+	 * through its own logger, and warns. */
 	d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)(o->conn_limit != 0 ? o->conn_limit : 256),
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d, MHD_OPTION_LISTEN_SOCKET,
+	    fd, MHD_OPTION_CONNECTION_LIMIT, d->conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)(o->timeout_s != 0 ? o->timeout_s : 10),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)(o->conn_memory != 0 ? o->conn_memory : 32 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, on_done, d, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, d, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)(o->threads > 1 ? o->threads : 0),
-	    d->cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-	    d->cert, MHD_OPTION_HTTPS_MEM_KEY, d->key, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, d,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_ARRAY,
+	    more, MHD_OPTION_END);
 	if (d->mhd == NULL) {
 		close(fd);
 		sv_err_set(e, EX_SOFTWARE, "cannot start the HTTP server on %s",
@@ -272,7 +540,7 @@ void
 sv_httpd_stop(struct sv_httpd *d)
 {
 	struct timespec pause = { 0, 5 * 1000000L };
-	long deadline;
+	long long deadline;
 	int fd;
 
 	if (d == NULL)
@@ -280,15 +548,19 @@ sv_httpd_stop(struct sv_httpd *d)
 	if (d->mhd != NULL) {
 		/* Accept nothing new, and let requests whose handler ran
 		 * send their answer: MHD_stop_daemon() alone would cut a
-		 * queued 2xx, and the client would send the message again. */
+		 * queued 2xx, and the client would send the message again.
+		 * The watchdog still cuts slow clients meanwhile. */
 		fd = MHD_quiesce_daemon(d->mhd);
 		if (fd >= 0)
 			close(fd);
-		deadline = now_ms() + d->timeout_ms;
-		while (atomic_load(&d->active) > 0 && now_ms() < deadline)
+		deadline = sv_net_now_ms() + d->timeout_ms;
+		while (
+		    atomic_load(&d->active) > 0 && sv_net_now_ms() < deadline)
 			nanosleep(&pause, NULL);
 		MHD_stop_daemon(d->mhd);
 	}
+	/* MHD closed (and so unlisted) every connection. */
+	watchdog_stop(d);
 	if (d->key != NULL) {
 		explicit_bzero(d->key, strlen(d->key));
 		free(d->key);
@@ -313,6 +585,24 @@ unsigned long
 sv_httpd_count_too_slow(const struct sv_httpd *d)
 {
 	return atomic_load(&d->too_slow);
+}
+
+unsigned long
+sv_httpd_count_connections(const struct sv_httpd *d)
+{
+	return atomic_load(&d->connections);
+}
+
+unsigned
+sv_httpd_conn_limit(const struct sv_httpd *d)
+{
+	return d->conn_limit;
+}
+
+unsigned
+sv_httpd_per_ip_limit(const struct sv_httpd *d)
+{
+	return d->per_ip_limit;
 }
 
 const char *

@@ -4,13 +4,20 @@
  *
  * The server listens on an "ADDR:PORT" spec (port 0: the kernel picks,
  * and --port-file tells), accumulates each request body up to a cap (413
- * past it) and a deadline (closed past it), and calls one handler per
- * complete request from MHD's thread(s). The handler fills a response; httpd
- * sends it.
+ * past it), and calls one handler per complete request from MHD's
+ * thread(s). The handler fills a response; httpd sends it.
+ *
+ * Slow clients: every request must be complete (TLS handshake, headers
+ * and body) within timeout_s of the connection's accept, or of the answer
+ * to the previous request on a kept-alive connection; else a watchdog
+ * thread shuts the connection down. MHD's own timeout is only an idle
+ * timer, which a client sending a byte now and then never meets. There is
+ * no HTTP upgrade here: a connection is always in a request or idle.
  */
 #ifndef SV_HTTPD_H
 #define SV_HTTPD_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -24,8 +31,13 @@ struct sv_httpd_opts {
 	const char *port_file; /* write the bound address here, or NULL */
 	size_t max_body; /* bytes; 0 means 64 KiB */
 	unsigned conn_limit; /* 0 means 256 */
-	unsigned timeout_s; /* idle connection timeout, and the deadline for
-	                       a request body; 0 means 10 */
+	unsigned per_ip_limit; /* connections from one client address; 0: a
+	                          quarter of conn_limit, but none when
+	                          listening on a loopback address (every
+	                          client is then a local reverse proxy);
+	                          SV_HTTPD_NO_LIMIT: none */
+	unsigned timeout_s; /* idle timeout, and the deadline for a whole
+	                       request (see above); 0 means 10 */
 	unsigned threads; /* thread pool size; 0 or 1: one thread */
 	size_t conn_memory; /* MHD's memory per connection (headers and read
 	                       buffer, zeroed for each request); 0: 32 KiB */
@@ -40,6 +52,8 @@ struct sv_httpd_req {
 	size_t body_len;
 	struct MHD_Connection *conn;
 };
+
+#define SV_HTTPD_NO_LIMIT UINT_MAX
 
 #define SV_HTTPD_MAX_HEADERS 6
 
@@ -73,13 +87,22 @@ void sv_httpd_stop(struct sv_httpd *d);
 /* The bound address ("127.0.0.1:8081"), for logs. */
 const char *sv_httpd_addr(const struct sv_httpd *d);
 
+/* The connection limits in force: in all, and per client address (0:
+ * none), for logs. */
+unsigned sv_httpd_conn_limit(const struct sv_httpd *d);
+unsigned sv_httpd_per_ip_limit(const struct sv_httpd *d);
+
 /*
- * Requests refused by httpd itself, for health counters: 413 (body over
- * max_body) and closed (body not complete within timeout_s; libmicrohttpd
- * 0.9.75 cannot answer before the body is complete). Thread-safe.
+ * Counters for health endpoints, all thread-safe. too_large: requests
+ * answered 413 (body over max_body). too_slow: connections shut down
+ * because a request the client had started sending was not complete in
+ * time (libmicrohttpd 0.9.75 cannot answer before a request is complete,
+ * so there is no 408); idle connections closed at the deadline are not
+ * counted. connections: open now.
  */
 unsigned long sv_httpd_count_too_large(const struct sv_httpd *d);
 unsigned long sv_httpd_count_too_slow(const struct sv_httpd *d);
+unsigned long sv_httpd_count_connections(const struct sv_httpd *d);
 
 /* A request header (case-insensitive) or query argument, or NULL. */
 const char *sv_httpd_header(const struct sv_httpd_req *rq, const char *name);

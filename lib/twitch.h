@@ -58,6 +58,7 @@ int sv_twitch_secret_check(const char *secret, struct sv_err *e);
  * The signature Twitch sends: "sha256=" + lowercase hex of
  * HMAC-SHA256(secret, id || timestamp || body), the header strings used
  * verbatim (section 2.4). Returns 0, or -1 if OpenSSL fails (out is "").
+ * Thread-safe.
  */
 int sv_twitch_sign(const char *secret, const char *id, const char *timestamp,
     const void *body, size_t len, char out[SV_TWITCH_SIG_LEN]);

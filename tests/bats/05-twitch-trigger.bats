@@ -318,6 +318,24 @@ sink_req() {
 	run -0 jq -e .signature_ok <<<"$(sink_req 1)"
 }
 
+@test "--webhook at debug level: headers are logged, the secret never" {
+	start_sink
+	printf '%s\n' "$SECRET" >"$BATS_TEST_TMPDIR/secret"
+	run -0 --separate-stderr env SERVITOR_LOG=debug timeout 20 twitch-trigger follow -w "$URL"
+	[[ "$stderr" == *"debug: http > Twitch-Eventsub-Message-Signature: sha256="* ]] || fail "$stderr"
+	assert_no_secret "$SECRET" <(printf '%s' "$stderr")
+	run -0 --separate-stderr env -u TWITCH_EVENTSUB_SECRET SERVITOR_LOG=debug timeout 20 \
+		twitch-trigger stream.online --verify -vv --secret-file "$BATS_TEST_TMPDIR/secret" -w "$URL"
+	[[ "$stderr" == *"debug: http > Twitch-Eventsub-Message-Type: webhook_callback_verification"* ]] || fail "$stderr"
+	assert_no_secret "$SECRET" <(printf '%s' "$stderr")
+	# a receiver that refuses the secret: the error path is clean too
+	run -77 --separate-stderr env TWITCH_EVENTSUB_SECRET=not-the-same-secret SERVITOR_LOG=debug \
+		timeout 20 twitch-trigger follow -w "$URL"
+	assert_no_secret not-the-same-secret <(printf '%s' "$stderr")
+	run -0 jq -s -e 'length == 3 and (.[0:2] | all(.signature_ok)) and (.[2].signature_ok | not)' \
+		"$BATS_TEST_TMPDIR/sink.log"
+}
+
 @test "--webhook over TLS: the CA of SSL_CERT_FILE is trusted, others are not" {
 	start_sink --cert "$SV_CERTS/server.pem" --key "$SV_CERTS/server.key"
 	URL="https://localhost:${URL#http://127.0.0.1:}"

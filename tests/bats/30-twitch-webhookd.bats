@@ -439,13 +439,27 @@ run_batch() {
 	assert_equal "$(wc -l <"$T/reader.out")" 100
 }
 
-@test "200 concurrent connections are all served" {
+@test "200 concurrent connections: all held open at once, then all answered" {
 	start_webhookd
-	make_batch 200
-	run -0 run_batch "$T/batch.cfg" --parallel-immediate --parallel-max 200
-	assert_equal "$(grep -c '^204 ' <<<"$output")" 200
-	wait_lines "$T/wh.out" 200 20
-	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 200
+	# 200 requests whose headers are sent and whose bodies are held back
+	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns 200 \
+		--ready "$T/ready" --go "$T/go"
+	wait_file "$T/ready" 30 || fail "the client did not open 200 connections"
+	# the server has accepted every one (and the healthz one): they are
+	# open at the same time, not queued in the listen backlog
+	wait_until 10 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
+	  jq -e ".connections >= 201"' _ "$ADDR" ||
+		fail "not all held at once: $(healthz)"
+	# still taking new requests meanwhile
+	run -0 post notification c0 "$(now_ts)" "$(body_follow 1)"
+	assert_output 204
+	touch "$T/go"
+	local st=0
+	wait_bg hold 40 || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(cat "$T/hold.out")" "204 200"
+	wait_lines "$T/wh.out" 201 20
+	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 201
 }
 
 @test "SIGTERM: refuses new events, drains the queue, exits 0" {
@@ -585,6 +599,120 @@ for i in range(100):
 	[ "$n" -ge 4 ] && [ "$n" -le 8 ] || fail "closed after $n half-second bytes, want about 2 s"
 	run -0 healthz
 	assert_equal "$(jq .rejected.too_slow <<<"$output")" 1
+}
+
+# drip_count FILE STATE MIN MAX: how many slow-client lines of FILE are
+# STATE ("closed", "open") after MIN to MAX seconds.
+drip_count() {
+	awk -v st="$2" -v lo="$3" -v hi="$4" \
+		'$1 == st && $2 >= lo && $2 <= hi { n++ } END { print n + 0 }' "$1"
+}
+
+@test "slow headers: a client dripping them is cut off at --timeout" {
+	start_webhookd --timeout 2
+	local slow="$SV_FAKES/slow-client.py"
+	# one header byte every 0.25 s: MHD's idle timer alone never fires
+	start_bg drip "$PY" "$slow" drip "$ADDR" --for 8
+	# on a kept-alive connection the deadline starts at the last answer:
+	# dripping the second request is cut off too, idling is not counted
+	start_bg drip2 "$PY" "$slow" drip "$ADDR" --for 8 --after-request
+	start_bg idle "$PY" "$slow" drip "$ADDR" --for 8 --after-request --idle
+	wait_until 5 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
+	  jq -e ".connections >= 4"' _ "$ADDR" || fail "$(healthz)"
+	# meanwhile a normal request is served
+	run -0 post notification d1 "$(now_ts)" "$(body_follow 1)"
+	assert_output 204
+	bg_running drip || fail "the drip ended early: $(cat "$T/drip.out")"
+	local n
+	for n in drip drip2 idle; do
+		wait_bg "$n" 15 || true
+		assert_equal "$(cat "$T/$n.status")" 0
+		[ "$(drip_count "$T/$n.out" closed 1.5 4)" = 1 ] ||
+			fail "$n: want closed after about 2 s: $(cat "$T/$n.out")"
+	done
+	run -0 healthz
+	assert_equal "$(jq .rejected.too_slow <<<"$output")" 2
+	wait_until 5 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
+	  jq -e ".connections == 1"' _ "$ADDR" || fail "$(healthz)"
+	wait_lines "$T/wh.out" 1
+}
+
+@test "slow headers: 50 drippers on every slot are cut off, then a good request is served" {
+	start_webhookd --timeout 2 --max-conn 50
+	start_bg drip "$PY" "$SV_FAKES/slow-client.py" drip "$ADDR" --conns 50 --for 12
+	# every slot taken: a new connection waits in the backlog
+	wait_until 5 bash -c '! curl -sS --max-time 0.5 -o /dev/null "http://$1/healthz"' _ "$ADDR"
+	SECONDS=0
+	run -0 timeout 20 curl -sS --max-time 8 -o /dev/null -w '%{http_code}' "http://$ADDR/healthz"
+	assert_output 200
+	[ "$SECONDS" -le 5 ] || fail "answered after $SECONDS s"
+	wait_bg drip 20 || true
+	[ "$(drip_count "$T/drip.out" closed 1.5 5)" = 50 ] ||
+		fail "want all 50 closed after about 2 s: $(sort "$T/drip.out" | uniq -c)"
+	run -0 healthz
+	assert_equal "$(jq .rejected.too_slow <<<"$output")" 50
+}
+
+@test "--max-conn-per-ip: one address cannot take every slot; loopback default none" {
+	# behind a proxy every client is 127.0.0.1: no limit by default
+	start_webhookd -v
+	grep -q "info: listening on http://$ADDR/eventsub (at most 256 connections, no limit per client address)" "$T/wh.err" ||
+		fail "$(cat "$T/wh.err")"
+	stop_bg wh
+	# on another address a quarter of --max-conn
+	start_bg wh twitch-webhookd -v --listen :0 --port-file "$T/any.port" --max-conn 40
+	port_file_addr "$T/any.port" >/dev/null
+	grep -q "(at most 40 connections, 10 per client address)" "$T/wh.err" || fail "$(cat "$T/wh.err")"
+	stop_bg wh
+	rm -f "$T/wh.port"
+	start_webhookd --max-conn-per-ip 10 --timeout 10
+	start_bg drip "$PY" "$SV_FAKES/slow-client.py" drip "$ADDR" --conns 30 --for 5
+	# 127.0.0.2 is another client on the loopback network
+	wait_until 5 bash -c 'curl -sS --max-time 2 --interface 127.0.0.2 "http://$1/healthz" |
+	  jq -e ".connections == 11"' _ "$ADDR" || fail "$(healthz)"
+	run timeout 5 curl -sS --max-time 2 -o /dev/null "http://$ADDR/healthz"
+	[ "$status" -ne 0 ] || fail "an 11th connection from 127.0.0.1 was served"
+	run -0 post notification p1 "$(now_ts)" "$(body_follow 1)" --interface 127.0.0.2
+	assert_output 204
+	wait_bg drip 10 || true
+	assert_equal "$(drip_count "$T/drip.out" closed 0 1)" 20
+	assert_equal "$(drip_count "$T/drip.out" open 4.5 15)" 10
+}
+
+@test "debug logging (-vv, SERVITOR_LOG=debug) never shows the secret" {
+	printf '%s\n' "$SECRET" >"$T/secret"
+	unset TWITCH_EVENTSUB_SECRET
+	local f ts
+	f=$(body_follow 1)
+	for how in -vv env; do
+		rm -f "$T/wh.port"
+		if [ "$how" = env ]; then
+			SERVITOR_LOG=debug start_webhookd --secret-file "$T/secret"
+		else
+			start_webhookd -vv --secret-file "$T/secret"
+		fi
+		ts=$(now_ts)
+		run -0 post notification "s-$how" "$ts" "$f"
+		assert_output 204
+		run -0 post_signed notification "t-$how" "$ts" "$f" "$(sign "t-$how" "$ts" "$f" wrong-secret-123)"
+		assert_output 403
+		run -0 env TWITCH_EVENTSUB_SECRET="$SECRET" SERVITOR_LOG=debug timeout 20 twitch-trigger stream.online --verify -w "$URL"
+		run -0 env TWITCH_EVENTSUB_SECRET="$SECRET" timeout 20 twitch-trigger cheer --revoke user_removed -w "$URL"
+		stop_bg wh
+		# debug lines were written, and MHD had nothing to complain of
+		grep -q "debug: message s-$how: channel.follow v2" "$T/wh.err" || fail "$(cat "$T/wh.err")"
+		if grep -e 'not the first option' -e 'thread pool' "$T/wh.err"; then
+			fail "MHD warned at start"
+		fi
+		assert_no_secret "$SECRET" "$T/wh.err" "$T/wh.out"
+	done
+	# a pool of threads starts quietly too
+	rm -f "$T/wh.port"
+	start_webhookd -vv --secret-file "$T/secret" --threads 2
+	stop_bg wh
+	if grep 'httpd:' "$T/wh.err"; then
+		fail "MHD warned at start"
+	fi
 }
 
 @test "twitch-trigger --webhook: events, the challenge and a revocation end to end" {

@@ -2,6 +2,7 @@
  * Unit tests for lib/twitch: the HMAC test vectors of twitch-protocols.md
  * section 2.4 and 2.5, and every verdict of a webhook delivery.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,10 +424,45 @@ test_outgoing(void)
 	    "header injection refused");
 }
 
+/* Sign the vector over and over; the number of wrong or failed ones. */
+static void *
+sign_many(void *arg)
+{
+	char sig[SV_TWITCH_SIG_LEN];
+	long i, *bad = arg;
+
+	for (i = 0; i < 2000; i++)
+		if (sv_twitch_sign(secret, follow_id, follow_ts, follow_body,
+		        strlen(follow_body), sig) < 0 ||
+		    strcmp(sig, follow_sig) != 0)
+			(*bad)++;
+	return NULL;
+}
+
+/* sv_twitch_sign shares one HMAC template between MHD's threads. */
+static void
+test_sign_threads(void)
+{
+	pthread_t t[4];
+	long bad[4] = { 0 }, sum = 0;
+	int i, started = 0;
+
+	for (i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, sign_many, &bad[i]) == 0)
+			started++;
+	for (i = 0; i < started; i++) {
+		pthread_join(t[i], NULL);
+		sum += bad[i];
+	}
+	CHECK(started == 4 && sum == 0,
+	    "4 threads x 2000 signatures at once, all right");
+}
+
 int
 main(void)
 {
 	sv_log_init("test-twitch");
+	test_sign_threads();
 	test_vectors();
 	test_verify_rejects();
 	test_secret();

@@ -3,6 +3,12 @@
 -- (twitch-protocols.md 2.4), computed with OpenSSL through LuaJIT's FFI.
 --   TWITCH_EVENTSUB_SECRET  the secret both servers check
 --   BENCH_PATH              the callback path (default /eventsub)
+--   BENCH_NONCE             up to 8 hex digits, different for every wrk
+--                           run (scripts/bench/webhook/run sets it), so
+--                           no two runs send the same message ids: the
+--                           measured run after the warm-up would send
+--                           duplicates, which a receiver does not print
+-- The ids are NONCE-THREAD-4000-8000-COUNTER.
 local ffi = require("ffi")
 
 ffi.cdef [[
@@ -58,11 +64,16 @@ function setup(thread)
 end
 
 local n = 0
-local nonce = math.random(0, 0xffff)
+local nonce = tonumber(os.getenv("BENCH_NONCE") or "", 16)
+if nonce == nil then
+	-- LuaJIT's math.random starts from the same seed in every process.
+	math.randomseed(os.time())
+	nonce = math.random(0, 0x7fffffff)
+end
 local last_sec, ts = -1, nil
 function request()
 	n = n + 1
-	local id = string.format("%08x-%04x-4000-8000-%012x", tid or 0, nonce, n)
+	local id = string.format("%08x-%04x-4000-8000-%012x", nonce, tid or 0, n)
 	local now = os.time()
 	if now ~= last_sec then
 		last_sec = now
