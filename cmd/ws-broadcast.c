@@ -697,30 +697,6 @@ bury(struct srv *s)
 	}
 }
 
-/* "ADDR:PORT" of the peer, for logs. */
-static void
-peer_addr(int fd, char *out, size_t n)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char h[INET6_ADDRSTRLEN];
-
-	(void)snprintf(out, n, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		(void)snprintf(out, n, "%s:%u", h, ntohs(a->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		(void)snprintf(out, n, "[%s]:%u", h, ntohs(a->sin6_port));
-	}
-}
-
 static void
 hconn_events(struct srv *s, struct hconn *h, uint32_t ev)
 {
@@ -991,7 +967,8 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	c->control = s->has_token; /* admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
-	peer_addr(h->fd, c->addr, sizeof(c->addr));
+	if (sv_net_peer_addr(h->fd, c->addr, sizeof(c->addr)) < 0)
+		(void)snprintf(c->addr, sizeof(c->addr), "?");
 	memset(&so, 0, sizeof(so));
 	so.on_msg = client_msg;
 	so.arg = c;
