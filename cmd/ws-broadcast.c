@@ -8,20 +8,18 @@
  * (lib/control: replay an event, send a test event); from any other
  * client messages are ignored.
  *
- * One thread, one epoll loop. HTTP is handled here with lib/ws's head
- * parser: every request gets one answer and the connection is closed,
- * except upgrades, which become lib/ws server sessions. Each event is
+ * One thread, one epoll loop. HTTP connections are lib/hconn's: every
+ * request gets one answer and the connection is closed, except
+ * upgrades, which become lib/ws server sessions. Each event is
  * framed once and the same bytes are queued on every client, so a slow
  * client costs memory only up to --max-queue and never delays the others.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -47,6 +45,7 @@
 #include "dedupe.h"
 #include "err.h"
 #include "event.h"
+#include "hconn.h"
 #include "log.h"
 #include "net.h"
 #include "types.h"
@@ -62,8 +61,6 @@ extern const size_t ws_broadcast_config_len;
 
 #define MAX_ORIGINS 32
 #define MAX_PENDING_HTTP 512 /* connections still in their HTTP phase */
-#define HTTP_TIMEOUT_MS 10000 /* to send a whole request head */
-#define LINGER_MS 2000 /* reading what follows an answer before close */
 #define CLOSE_TIMEOUT_MS 5000 /* for a client to answer our close */
 #define LOOP_CAP_MS 250 /* bounds the stop-flag check window */
 #define FILE_LINES_PER_ROUND 256 /* stdin from a file: lines per round */
@@ -96,25 +93,12 @@ struct handler {
 	struct handler *grave;
 };
 
-enum hstate {
-	H_READ, /* the request head */
-	H_WRITE, /* the answer */
-	H_LINGER, /* answered: read and drop until EOF, then close */
-};
-
 /* A connection before (or instead of) the WebSocket upgrade. */
 struct hconn {
 	struct handler h;
 	struct hconn *prev, *next;
-	int fd;
-	enum hstate st;
-	char *buf; /* request head received so far (heap only if split) */
-	size_t len;
-	struct sv_buf out; /* answer head (and built-in body) */
-	size_t out_off;
-	int file_fd; /* --static body, sent with sendfile(2) */
-	off_t file_off, file_len;
-	long long deadline;
+	struct srv *s;
+	struct sv_hconn c;
 	uint32_t events;
 };
 
@@ -675,12 +659,7 @@ hconn_free(struct srv *s, struct hconn *h)
 	if (h->next != NULL)
 		h->next->prev = h->prev;
 	s->nhttp--;
-	if (h->fd >= 0)
-		close(h->fd);
-	if (h->file_fd >= 0)
-		close(h->file_fd);
-	free(h->buf);
-	sv_buf_fini(&h->out);
+	sv_hconn_fini(&h->c);
 	h->h.kind = K_DEAD;
 	h->h.grave = s->graves;
 	s->graves = &h->h;
@@ -697,86 +676,22 @@ bury(struct srv *s)
 	}
 }
 
+/* After any operation on a connection: drop it when finished, else make
+ * epoll wait for what it needs. */
 static void
-hconn_events(struct srv *s, struct hconn *h, uint32_t ev)
+hconn_update(struct srv *s, struct hconn *h)
 {
-	if (ev != h->events) {
-		ep_mod(s, h->fd, ev, &h->h);
-		h->events = ev;
-	}
-}
+	uint32_t ev;
 
-static const char *
-status_text(unsigned status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 426:
-		return "Upgrade Required";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Error";
-	}
-}
-
-/* Start writing an answer: the head, then body bytes or a file. */
-static void
-respond(struct srv *s, struct hconn *h, unsigned status, const char *ctype,
-    const void *body, size_t blen, int file_fd, off_t file_len,
-    const char *extra, bool head_only)
-{
-	size_t len = file_fd >= 0 ? (size_t)file_len : blen;
-
-	sv_buf_reset(&h->out);
-	if (sv_buf_appendf(&h->out,
-	        "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	        "Connection: close\r\nCache-Control: no-store\r\n"
-	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
-	        status, status_text(status), ctype, len,
-	        extra != NULL ? extra : "") < 0 ||
-	    (!head_only && file_fd < 0 && blen > 0 &&
-	        sv_buf_append(&h->out, body, blen) < 0)) {
-		if (file_fd >= 0)
-			close(file_fd);
+	if (sv_hconn_done(&h->c)) {
 		hconn_free(s, h);
 		return;
 	}
-	h->out_off = 0;
-	if (!head_only && file_fd >= 0) {
-		h->file_fd = file_fd;
-		h->file_off = 0;
-		h->file_len = file_len;
-	} else if (file_fd >= 0) {
-		close(file_fd);
+	ev = (uint32_t)sv_hconn_events(&h->c);
+	if (ev != h->events) {
+		ep_mod(s, h->c.fd, ev, &h->h);
+		h->events = ev;
 	}
-	free(h->buf);
-	h->buf = NULL;
-	h->st = H_WRITE;
-	hconn_events(s, h, EPOLLOUT);
-}
-
-static void
-respond_text(struct srv *s, struct hconn *h, unsigned status, const char *text,
-    const char *extra)
-{
-	respond(s, h, status, "text/plain; charset=utf-8", text, strlen(text),
-	    -1, 0, extra, false);
 }
 
 /* The built-in pages. */
@@ -815,7 +730,7 @@ serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
 		    s->static_root, "/dashboard.html", &size, &mime);
 	if (fd < 0)
 		return false;
-	respond(s, h, 200, mime, NULL, 0, fd, size, NULL, head);
+	sv_hconn_respond_file(&h->c, 200, mime, fd, size, head);
 	return true;
 }
 
@@ -830,8 +745,8 @@ serve_health(struct srv *s, struct hconn *h, bool head)
 	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
 	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
 	    s->has_token ? "true" : "false");
-	respond(
-	    s, h, 200, "application/json", body, (size_t)n, -1, 0, NULL, head);
+	sv_hconn_respond(
+	    &h->c, 200, "application/json", body, (size_t)n, NULL, head);
 }
 
 /* Check the token, origin and filters of an upgrade; 0 or a status. */
@@ -934,19 +849,19 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	st = (unsigned)sv_ws_server_check(hd, accept, &e);
 	if (st != 0) {
 		sv_log_debug("bad upgrade request: %s", e.msg);
-		respond_text(s, h, st,
+		sv_hconn_respond_text(&h->c, st,
 		    st == 426 ? "WebSocket version 13 only\n" :
 		                "bad WebSocket request\n",
 		    st == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
 		return;
 	}
 	if (s->stopping) {
-		respond_text(s, h, 503, "shutting down\n", NULL);
+		sv_hconn_respond_text(&h->c, 503, "shutting down\n", NULL);
 		return;
 	}
 	st = admit(s, hd, &types, &channels, &replay_n);
 	if (st != 0) {
-		respond_text(s, h, st,
+		sv_hconn_respond_text(&h->c, st,
 		    st == 401     ? "token required\n" :
 		        st == 403 ? "origin not allowed\n" :
 		                    "bad query\n",
@@ -957,7 +872,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	if (c == NULL) {
 		free(types);
 		free(channels);
-		respond_text(s, h, 503, "out of memory\n", NULL);
+		sv_hconn_respond_text(&h->c, 503, "out of memory\n", NULL);
 		return;
 	}
 	c->h.kind = K_WS;
@@ -967,15 +882,13 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	c->control = s->has_token; /* admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
-	if (sv_net_peer_addr(h->fd, c->addr, sizeof(c->addr)) < 0)
+	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
 		(void)snprintf(c->addr, sizeof(c->addr), "?");
 	memset(&so, 0, sizeof(so));
 	so.on_msg = client_msg;
 	so.arg = c;
-	fd = h->fd;
-	h->fd = -1; /* the session owns it now */
+	fd = sv_hconn_take(&h->c); /* the session owns it now */
 	c->ws = sv_ws_server_new(fd, accept, pre, pre_len, &so, &e);
-	hconn_free(s, h);
 	if (c->ws == NULL) {
 		sv_log_warn("%s", e.msg);
 		sv_bcast_filter_fini(&c->filter);
@@ -1006,21 +919,26 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	client_update(s, c);
 }
 
+/* A complete request head (sv_hconn_head_fn): answer it. */
 static void
-route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
-    const char *buf, size_t len)
+route(void *arg, struct sv_hconn *hc, struct sv_ws_head *hd, const char *rest,
+    size_t rest_len)
 {
+	struct hconn *h = arg;
+	struct srv *s = h->s;
 	char path[64];
 	bool head;
 	size_t pl, i;
 
+	(void)hc;
 	if (sv_ws_is_upgrade(hd)) {
-		upgrade(s, h, hd, buf + head_len, len - head_len);
+		upgrade(s, h, hd, rest, rest_len);
 		return;
 	}
 	head = strcmp(hd->method, "HEAD") == 0;
 	if (!head && strcmp(hd->method, "GET") != 0) {
-		respond_text(s, h, 405, "GET only\n", "Allow: GET, HEAD\r\n");
+		sv_hconn_respond_text(
+		    &h->c, 405, "GET only\n", "Allow: GET, HEAD\r\n");
 		return;
 	}
 	pl = strcspn(hd->target, "?#");
@@ -1039,126 +957,19 @@ route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
 		return;
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		if (strcmp(path, pages[i].path) == 0) {
-			respond(s, h, 200, pages[i].mime, pages[i].data,
-			    *pages[i].len, -1, 0, NULL, head);
+			sv_hconn_respond(&h->c, 200, pages[i].mime,
+			    pages[i].data, *pages[i].len, NULL, head);
 			return;
 		}
 	}
-	respond_text(s, h, 404, "not found\n", NULL);
-}
-
-/* Bytes of a request head: parse once the blank line is there. The
- * usual request arrives in one read and is parsed from the stack; only a
- * head split over reads is kept on the heap. */
-static void
-hconn_read(struct srv *s, struct hconn *h)
-{
-	char stack[SV_WS_MAX_HEAD + 4096], *buf;
-	struct sv_ws_head hd;
-	struct sv_err e;
-	size_t len;
-	ssize_t n;
-	long hl;
-	char *p;
-
-	if (h->len > 0)
-		memcpy(stack, h->buf, h->len);
-	len = h->len;
-	n = recv(h->fd, stack + len, sizeof(stack) - len, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		hconn_free(s, h); /* gone before asking anything */
-		return;
-	}
-	len += (size_t)n;
-	buf = stack;
-	hl = sv_ws_head_parse(buf, len, true, &hd, &e);
-	if (hl < 0) {
-		sv_log_debug("bad request: %s", e.msg);
-		respond_text(s, h, strstr(e.msg, "longer") != NULL ? 431 : 400,
-		    "bad request\n", NULL);
-		return;
-	}
-	if (hl == 0) {
-		if (len >= sizeof(stack)) {
-			respond_text(
-			    s, h, 431, "request head too large\n", NULL);
-			return;
-		}
-		p = realloc(h->buf, len);
-		if (p == NULL) {
-			hconn_free(s, h);
-			return;
-		}
-		memcpy(p, stack, len);
-		h->buf = p;
-		h->len = len;
-		return;
-	}
-	free(h->buf);
-	h->buf = NULL;
-	h->len = 0;
-	route(s, h, &hd, (size_t)hl, buf, len);
-}
-
-static void
-hconn_write(struct srv *s, struct hconn *h)
-{
-	ssize_t n;
-
-	while (h->out_off < h->out.len) {
-		n = send(h->fd, h->out.data + h->out_off,
-		    h->out.len - h->out_off, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			hconn_free(s, h);
-			return;
-		}
-		h->out_off += (size_t)n;
-	}
-	while (h->file_fd >= 0 && h->file_off < h->file_len) {
-		n = sendfile(h->fd, h->file_fd, &h->file_off,
-		    (size_t)(h->file_len - h->file_off));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			hconn_free(s, h);
-			return;
-		}
-	}
-	/* done: half-close, then read what the client still sends, so
-	 * closing never resets a connection whose answer is in flight */
-	(void)shutdown(h->fd, SHUT_WR);
-	h->st = H_LINGER;
-	h->deadline = sv_net_now_ms() + LINGER_MS;
-	hconn_events(s, h, EPOLLIN);
+	sv_hconn_respond_text(&h->c, 404, "not found\n", NULL);
 }
 
 static void
 hconn_io(struct srv *s, struct hconn *h, uint32_t ev)
 {
-	char junk[4096];
-	ssize_t n;
-
-	switch (h->st) {
-	case H_READ:
-		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			hconn_read(s, h);
-		break;
-	case H_WRITE:
-		if (ev & (EPOLLHUP | EPOLLERR))
-			hconn_free(s, h);
-		else
-			hconn_write(s, h);
-		break;
-	case H_LINGER:
-		n = recv(h->fd, junk, sizeof(junk), 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			hconn_free(s, h);
-		break;
-	}
+	sv_hconn_io(&h->c, (short)(ev & 0xffff), route, h);
+	hconn_update(s, h);
 }
 
 static void
@@ -1196,14 +1007,11 @@ accept_all(struct srv *s)
 			continue;
 		}
 		h->h.kind = K_HTTP;
-		h->fd = fd;
-		h->file_fd = -1;
-		h->st = H_READ;
+		h->s = s;
+		sv_hconn_init(&h->c, fd, sv_net_now_ms());
 		h->events = EPOLLIN;
-		sv_buf_init(&h->out);
-		h->deadline = sv_net_now_ms() + HTTP_TIMEOUT_MS;
 		if (ep_add(s, fd, EPOLLIN, &h->h) < 0) {
-			close(fd);
+			sv_hconn_fini(&h->c);
 			free(h);
 			continue;
 		}
@@ -1356,11 +1164,8 @@ timers(struct srv *s, long long now)
 
 	for (h = s->hc_head; h != NULL; h = hn) {
 		hn = h->next;
-		if (now >= h->deadline) {
-			if (h->st == H_READ)
-				sv_log_debug("request head not sent in time");
+		if (sv_hconn_expire(&h->c, now))
 			hconn_free(s, h);
-		}
 	}
 	for (c = s->nclosing > 0 ? s->cl_head : NULL; c != NULL; c = next) {
 		next = c->next;
