@@ -8,11 +8,12 @@
  * (lib/control: replay an event, send a test event); from any other
  * client messages are ignored.
  *
- * One thread, one epoll loop. HTTP connections are lib/hconn's: every
- * request gets one answer and the connection is closed, except
- * upgrades, which become lib/ws server sessions. Each event is
- * framed once and the same bytes are queued on every client, so a slow
- * client costs memory only up to --max-queue and never delays the others.
+ * One thread, one epoll loop. HTTP connections are lib/hconn's, what
+ * they are answered and who may upgrade lib/site's: every request gets
+ * one answer and the connection is closed, except upgrades, which
+ * become lib/ws server sessions. Each event is framed once and the same
+ * bytes are queued on every client, so a slow client costs memory only
+ * up to --max-queue and never delays the others.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <sys/epoll.h>
@@ -24,22 +25,17 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "bcast.h"
-#include "buf.h"
 #include "cli.h"
 #include "control.h"
 #include "dedupe.h"
@@ -48,6 +44,7 @@
 #include "hconn.h"
 #include "log.h"
 #include "net.h"
+#include "site.h"
 #include "types.h"
 #include "ws.h"
 
@@ -137,8 +134,7 @@ struct srv {
 	struct sv_event_input in;
 	bool in_open; /* still reading stdin */
 	bool in_polled; /* stdin is in epoll (else a file: always ready) */
-	unsigned char token_md[32];
-	bool has_token;
+	struct sv_site site; /* pages, --static, --origin, the token */
 	struct sv_dedupe *dd;
 	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
@@ -303,18 +299,6 @@ opts_parse(struct opts *o, int argc, char **argv)
 	if (optind < argc)
 		exit(sv_cli_usage_error(
 		    "unexpected argument '%s'", argv[optind]));
-}
-
-/* ---- small helpers ----------------------------------------------------------
- */
-
-static void
-sha256(const void *p, size_t n, unsigned char md[32])
-{
-	unsigned int len = 32;
-
-	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1)
-		memset(md, 0, 32);
 }
 
 /* ---- epoll bookkeeping
@@ -695,12 +679,7 @@ hconn_update(struct srv *s, struct hconn *h)
 }
 
 /* The built-in pages. */
-static const struct page {
-	const char *path;
-	const char *mime;
-	const unsigned char *data;
-	const size_t *len;
-} pages[] = {
+static const struct sv_site_page pages[] = {
 	{ "/", "text/html; charset=utf-8", ws_broadcast_page,
 	    &ws_broadcast_page_len },
 	{ "/index.html", "text/html; charset=utf-8", ws_broadcast_page,
@@ -713,27 +692,6 @@ static const struct page {
 	    &ws_broadcast_config_len },
 };
 
-/* --static: a file under the root, never outside it ("/dashboard" is
- * dashboard.html there too). False when there is none: the built-in
- * pages stand in for the files the directory does not have. */
-static bool
-serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
-{
-	const char *mime;
-	off_t size;
-	int fd;
-
-	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
-	if (fd < 0 && strncmp(target, "/dashboard", 10) == 0 &&
-	    (target[10] == '\0' || target[10] == '?'))
-		fd = sv_ws_static_open(
-		    s->static_root, "/dashboard.html", &size, &mime);
-	if (fd < 0)
-		return false;
-	sv_hconn_respond_file(&h->c, 200, mime, fd, size, head);
-	return true;
-}
-
 static void
 serve_health(struct srv *s, struct hconn *h, bool head)
 {
@@ -744,94 +702,9 @@ serve_health(struct srv *s, struct hconn *h, bool head)
 	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
 	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
 	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
-	    s->has_token ? "true" : "false");
+	    s->site.has_token ? "true" : "false");
 	sv_hconn_respond(
 	    &h->c, 200, "application/json", body, (size_t)n, NULL, head);
-}
-
-/* Check the token, origin and filters of an upgrade; 0 or a status. */
-static unsigned
-admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels,
-    long *replay_n)
-{
-	char val[1024], norm[1024];
-	unsigned char md[32];
-	const char *origin, *p;
-	struct sv_buf b;
-	size_t i, n;
-	int r;
-
-	*types = *channels = NULL;
-	*replay_n = -1;
-	origin = sv_ws_head_get(hd, "Origin");
-	if (s->o->norigins > 0 && origin != NULL) {
-		for (i = 0; i < s->o->norigins; i++)
-			if (strcasecmp(origin, s->o->origins[i]) == 0)
-				break;
-		if (i == s->o->norigins) {
-			sv_log_info(
-			    "refused a client from origin %.100s", origin);
-			return 403;
-		}
-	}
-	if (s->has_token) {
-		r = sv_ws_query_get(hd->target, "token", val, sizeof(val));
-		if (r == 1)
-			sha256(val, strlen(val), md);
-		explicit_bzero(val, sizeof(val));
-		/* digests compared in constant time: length leaks nothing */
-		if (r != 1 || CRYPTO_memcmp(md, s->token_md, 32) != 0) {
-			sv_log_info("refused a client without the right token");
-			return 401;
-		}
-	}
-	r = sv_ws_query_get(hd->target, "types", val, sizeof(val));
-	if (r < 0)
-		return 400;
-	if (r == 1 && val[0] != '\0') {
-		/* CLI aliases ("follow") name their EventSub types */
-		sv_buf_init(&b);
-		for (p = val; *p != '\0'; p += n + (p[n] == ',')) {
-			const struct sv_type *t;
-
-			n = strcspn(p, ",");
-			if (n == 0 || n >= sizeof(norm))
-				continue;
-			memcpy(norm, p, n);
-			norm[n] = '\0';
-			t = sv_types_find(norm);
-			if (sv_buf_appendf(&b, "%s%s", b.len > 0 ? "," : "",
-			        t != NULL ? t->type : norm) < 0)
-				break;
-		}
-		*types = b.data;
-	}
-	r = sv_ws_query_get(hd->target, "channel", val, sizeof(val));
-	if (r < 0) {
-		free(*types);
-		*types = NULL;
-		return 400;
-	}
-	if (r == 1 && val[0] != '\0') {
-		sv_bcast_lower(val);
-		*channels = strdup(val);
-	}
-	r = sv_ws_query_get(hd->target, "replay", val, sizeof(val));
-	if (r == 1 && val[0] != '\0') {
-		unsigned long rn;
-
-		if (sv_cli_ulong(val, 0, HISTORY_MIN, &rn) < 0)
-			r = -1;
-		else
-			*replay_n = (long)rn;
-	}
-	if (r < 0) {
-		free(*types);
-		free(*channels);
-		*types = *channels = NULL;
-		return 400;
-	}
-	return 0;
 }
 
 static void
@@ -839,47 +712,25 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
     size_t pre_len)
 {
 	struct sv_ws_server_opts so;
-	char accept[SV_WS_ACCEPT_LEN], *types, *channels;
+	char accept[SV_WS_ACCEPT_LEN];
+	struct sv_bcast_filter f;
 	struct client *c;
 	struct sv_err e;
 	long replay_n;
-	unsigned st;
 	int fd;
 
-	st = (unsigned)sv_ws_server_check(hd, accept, &e);
-	if (st != 0) {
-		sv_log_debug("bad upgrade request: %s", e.msg);
-		sv_hconn_respond_text(&h->c, st,
-		    st == 426 ? "WebSocket version 13 only\n" :
-		                "bad WebSocket request\n",
-		    st == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
+	if (sv_site_admit(&s->site, &h->c, hd, accept, &f, &replay_n) < 0)
 		return;
-	}
-	if (s->stopping) {
-		sv_hconn_respond_text(&h->c, 503, "shutting down\n", NULL);
-		return;
-	}
-	st = admit(s, hd, &types, &channels, &replay_n);
-	if (st != 0) {
-		sv_hconn_respond_text(&h->c, st,
-		    st == 401     ? "token required\n" :
-		        st == 403 ? "origin not allowed\n" :
-		                    "bad query\n",
-		    NULL);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		free(types);
-		free(channels);
+		sv_bcast_filter_fini(&f);
 		sv_hconn_respond_text(&h->c, 503, "out of memory\n", NULL);
 		return;
 	}
 	c->h.kind = K_WS;
-	c->filter.types = types;
-	c->filter.channels = channels;
+	c->filter = f;
 	c->replay = replay_n;
-	c->control = s->has_token; /* admit() checked it */
+	c->control = s->site.has_token; /* sv_site_admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
 	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
@@ -906,9 +757,9 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	c->events = EPOLLIN;
 	ep_mod(s, fd, c->events, &c->h);
 	sv_log_info("client %lu (%s) connected%s%s%s%s", c->id, c->addr,
-	    types != NULL ? ", types " : "", types != NULL ? types : "",
-	    channels != NULL ? ", channel " : "",
-	    channels != NULL ? channels : "");
+	    f.types != NULL ? ", types " : "", f.types != NULL ? f.types : "",
+	    f.channels != NULL ? ", channel " : "",
+	    f.channels != NULL ? f.channels : "");
 	replay(s, c);
 	if (c->h.kind == K_DEAD)
 		return; /* gone while replaying */
@@ -925,44 +776,18 @@ route(void *arg, struct sv_hconn *hc, struct sv_ws_head *hd, const char *rest,
     size_t rest_len)
 {
 	struct hconn *h = arg;
-	struct srv *s = h->s;
-	char path[64];
 	bool head;
-	size_t pl, i;
 
-	(void)hc;
-	if (sv_ws_is_upgrade(hd)) {
-		upgrade(s, h, hd, rest, rest_len);
-		return;
+	switch (sv_site_route(&h->s->site, hc, hd, &head)) {
+	case SV_SITE_ANSWERED:
+		break;
+	case SV_SITE_HEALTH:
+		serve_health(h->s, h, head);
+		break;
+	case SV_SITE_UPGRADE:
+		upgrade(h->s, h, hd, rest, rest_len);
+		break;
 	}
-	head = strcmp(hd->method, "HEAD") == 0;
-	if (!head && strcmp(hd->method, "GET") != 0) {
-		sv_hconn_respond_text(
-		    &h->c, 405, "GET only\n", "Allow: GET, HEAD\r\n");
-		return;
-	}
-	pl = strcspn(hd->target, "?#");
-	if (pl < sizeof(path)) {
-		memcpy(path, hd->target, pl);
-		path[pl] = '\0';
-	} else {
-		path[0] = '\0';
-	}
-	sv_log_debug("GET %s", path[0] != '\0' ? path : "(long path)");
-	if (strcmp(path, "/healthz") == 0) {
-		serve_health(s, h, head);
-		return;
-	}
-	if (s->o->static_dir != NULL && serve_static(s, h, hd->target, head))
-		return;
-	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-		if (strcmp(path, pages[i].path) == 0) {
-			sv_hconn_respond(&h->c, 200, pages[i].mime,
-			    pages[i].data, *pages[i].len, NULL, head);
-			return;
-		}
-	}
-	sv_hconn_respond_text(&h->c, 404, "not found\n", NULL);
 }
 
 static void
@@ -1059,6 +884,7 @@ stop(struct srv *s, const char *why)
 		return;
 	sv_log_info("%s: closing %zu clients", why, s->nclients);
 	s->stopping = true;
+	s->site.stopping = true; /* upgrades get 503 */
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
@@ -1208,14 +1034,18 @@ setup(struct srv *s, const struct opts *o)
 	s->lfd = -1;
 	s->lh.kind = K_LISTEN;
 	s->ih.kind = K_STDIN;
+	s->site.pages = pages;
+	s->site.npages = sizeof(pages) / sizeof(pages[0]);
+	s->site.origins = o->origins;
+	s->site.norigins = o->norigins;
+	s->site.max_replay = HISTORY_MIN;
 	if (o->token_file != NULL) {
 		token = sv_cli_secret(NULL, o->token_file, &e);
 		if (token == NULL) {
 			sv_log_error("--token-file: %s", e.msg);
 			return e.ex != 0 ? e.ex : EX_CONFIG;
 		}
-		sha256(token, strlen(token), s->token_md);
-		s->has_token = true;
+		sv_site_set_token(&s->site, token);
 		sv_cli_secret_free(token);
 	}
 	if (o->static_dir != NULL) {
@@ -1225,6 +1055,7 @@ setup(struct srv *s, const struct opts *o)
 			    errno != 0 ? strerror(errno) : "not a directory");
 			return EX_NOINPUT;
 		}
+		s->site.static_root = s->static_root;
 	}
 	if (o->dedupe > 0 && (s->dd = sv_dedupe_new(o->dedupe)) == NULL)
 		return EX_OSERR;
@@ -1300,7 +1131,7 @@ teardown(struct srv *s)
 		close(s->lfd);
 	if (s->ep >= 0)
 		close(s->ep);
-	explicit_bzero(s->token_md, sizeof(s->token_md));
+	sv_site_fini(&s->site);
 }
 
 static int
