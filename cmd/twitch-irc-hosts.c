@@ -827,8 +827,6 @@ timers(struct live *lv, long long now)
 static void
 live_close(struct live *lv)
 {
-	struct pollfd pfd;
-	struct sv_err e;
 	long long end = sv_net_now_ms() + CLOSE_WAIT_MS;
 	size_t i;
 	int k;
@@ -839,19 +837,7 @@ live_close(struct live *lv)
 		for (k = 0; k < 2; k++) {
 			if (s[k] == NULL)
 				continue;
-			sv_ws_close(s[k], SV_WS_CLOSE_NORMAL, NULL);
-			while (sv_net_now_ms() < end &&
-			    sv_ws_state(s[k]) != SV_WS_CLOSED) {
-				pfd.fd = sv_ws_fd(s[k]);
-				pfd.events = sv_ws_events(s[k]);
-				pfd.revents = 0;
-				if (pfd.events == 0)
-					break;
-				(void)poll(
-				    &pfd, 1, sv_ws_pending(s[k]) ? 0 : 100);
-				if (sv_ws_io(s[k], pfd.revents, &e) != 0)
-					break;
-			}
+			sv_ws_close_until(s[k], SV_WS_CLOSE_NORMAL, end);
 			sv_ws_free(s[k]);
 		}
 		lv->conns[i].ws = lv->conns[i].old = NULL;
@@ -971,18 +957,12 @@ run_live(struct state *st)
 				lv.conns[i].old };
 			int k;
 
-			for (k = 0; k < 2; k++) {
-				if (s[k] == NULL)
-					continue;
-				if (sv_ws_pending(s[k]))
-					timeout = 0;
-				pfd[n].fd = sv_ws_fd(s[k]);
-				pfd[n].events = sv_ws_events(s[k]);
-				pfd[n].revents = 0;
-				who[n++] = s[k];
-			}
+			for (k = 0; k < 2; k++)
+				if (s[k] != NULL)
+					who[n++] = s[k];
 		}
-		if (poll(pfd, n, (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
+		if (sv_ws_poll(who, n, pfd,
+		        (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
 		    errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			lv.ex = EX_OSERR;

@@ -902,20 +902,12 @@ close_all(struct run *r)
 {
 	struct sess *ss[2] = { r->cur, r->old };
 	long long end = sv_net_now_ms() + CLOSE_WAIT_MS;
-	struct pollfd pfd;
 	int k;
 
 	for (k = 0; k < 2; k++) {
 		if (ss[k] == NULL)
 			continue;
-		sv_ws_close(ss[k]->ws, SV_WS_CLOSE_NORMAL, NULL);
-		while (sv_net_now_ms() < end && !ss[k]->finished &&
-		    (pfd.events = sv_ws_events(ss[k]->ws)) != 0) {
-			pfd.fd = sv_ws_fd(ss[k]->ws);
-			pfd.revents = 0;
-			(void)poll(&pfd, 1, sv_ws_pending(ss[k]->ws) ? 0 : 100);
-			(void)sess_io(ss[k], pfd.revents);
-		}
+		sv_ws_close_until(ss[k]->ws, SV_WS_CLOSE_NORMAL, end);
 		sess_free(ss[k]);
 	}
 	r->cur = r->old = NULL;
@@ -925,6 +917,7 @@ static void
 loop(struct run *r)
 {
 	struct pollfd pfd[2];
+	struct sv_ws *ws[2];
 	struct sess *who[2];
 	long timeout;
 	size_t i, n;
@@ -939,13 +932,12 @@ loop(struct run *r)
 		if (r->old != NULL)
 			who[n++] = r->old;
 		for (i = 0; i < n; i++) {
-			pfd[i].fd = sv_ws_fd(who[i]->ws);
-			pfd[i].events = sv_ws_events(who[i]->ws);
-			pfd[i].revents = 0;
-			if (sv_ws_pending(who[i]->ws) || who[i]->finished)
+			ws[i] = who[i]->ws;
+			if (who[i]->finished)
 				timeout = 0;
 		}
-		if (poll(pfd, n, (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
+		if (sv_ws_poll(ws, n, pfd,
+		        (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
 		    errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			r->ex = EX_OSERR;

@@ -360,11 +360,8 @@ run(const struct opts *o)
 			    ws, SV_WS_CLOSE_NORMAL, NULL, 2000);
 			break;
 		}
-		p.fd = sv_ws_fd(ws);
-		p.events = sv_ws_events(ws);
-		p.revents = 0;
 		/* the cap bounds the window between the stop check and poll */
-		rc = poll(&p, 1, sv_ws_pending(ws) ? 0 : 250);
+		rc = sv_ws_poll(&ws, 1, &p, 250);
 		if (rc < 0 && errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			ex = EX_OSERR;
