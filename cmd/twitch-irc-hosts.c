@@ -750,8 +750,8 @@ static long
 timers(struct live *lv, long long now)
 {
 	long long wake = now + 1000, next = 0;
+	struct sv_err e;
 	size_t i;
-	long due;
 
 	apply_drops(lv);
 	for (i = 0; i < lv->nconns; i++) {
@@ -804,21 +804,13 @@ timers(struct live *lv, long long now)
 			c->old = NULL;
 		}
 	}
-	if (lv->tk != NULL) {
-		due = sv_token_due_ms(lv->tk, SV_TOKEN_USER);
-		if (due == 0) {
-			struct sv_err e;
-
-			/* Hourly validation (Twitch requires it); a token
-			 * revoked meanwhile ends the run. */
-			if (current_token(lv, &e) == NULL) {
-				sv_log_error("%s", e.msg);
-				if (e.ex == EX_NOPERM)
-					lv->ex = e.ex;
-			}
-		} else if (now + due < wake) {
-			wake = now + due;
-		}
+	/* Hourly validation (Twitch requires it); a token revoked meanwhile
+	 * ends the run. */
+	if (lv->tk != NULL &&
+	    sv_token_tick(lv->tk, SV_TOKEN_USER, now, &wake, &e) < 0) {
+		sv_log_error("%s", e.msg);
+		if (e.ex == EX_NOPERM)
+			lv->ex = e.ex;
 	}
 	return wake > now ? (long)(wake - now) : 0;
 }

@@ -870,8 +870,6 @@ timers(struct run *r)
 {
 	long long now = sv_net_now_ms(), wake = now + 1000;
 	struct sv_err e;
-	const char *tok;
-	long due;
 
 	if (r->cur == NULL && now >= r->retry_at)
 		connect_fresh(r);
@@ -881,16 +879,12 @@ timers(struct run *r)
 		return 0;
 	if (r->ex < 0 && r->old != NULL && !sess_timers(r, r->old, &wake))
 		return 0;
-	due = sv_token_due_ms(r->tk, SV_TOKEN_USER);
-	if (due == 0 && r->ex < 0) {
-		/* Hourly validation (6.7); a revoked token ends the run. */
-		if (sv_token_get(r->tk, SV_TOKEN_USER, &tok, &e) < 0) {
-			sv_log_error("%s", e.msg);
-			if (e.ex == EX_NOPERM)
-				r->ex = e.ex;
-		}
-	} else if (now + due < wake) {
-		wake = now + due;
+	/* Hourly validation (6.7); a revoked token ends the run. */
+	if (r->ex < 0 &&
+	    sv_token_tick(r->tk, SV_TOKEN_USER, now, &wake, &e) < 0) {
+		sv_log_error("%s", e.msg);
+		if (e.ex == EX_NOPERM)
+			r->ex = e.ex;
 	}
 	now = sv_net_now_ms();
 	return wake > now ? (long)(wake - now) : 0;
