@@ -175,16 +175,10 @@ opts_check(struct opts *o, bool keepalive_given, bool ping_given)
 	if (keepalive_given)
 		exit(sv_cli_usage_error(
 		    "--keepalive goes with --protocol eventsub"));
-	for (i = 0; i < o->nwant; i++) {
-		if (sv_pubsub_topic_prefix(o->want[i].type) == NULL)
-			exit(sv_cli_usage_error(
-			    "--types: PubSub has no topic for %s (subscriptions, cheers and channel points only)",
-			    o->want[i].type));
-		if (strcmp(o->want[i].version, "1") != 0)
-			exit(sv_cli_usage_error(
-			    "--types: PubSub messages map into version 1 of %s",
-			    o->want[i].type));
-	}
+	for (i = 0; i < o->nwant; i++)
+		if (sv_pubsub_type_check(
+		        o->want[i].type, o->want[i].version, &e) < 0)
+			exit(sv_cli_usage_error("--types: %s", e.msg));
 }
 
 static void
@@ -333,18 +327,10 @@ static void
 es_revoked(struct run *r, const struct sv_eventsub_msg *m)
 {
 	const char *why = m->sub_status != NULL ? m->sub_status : "no reason";
-	size_t i, left = 0;
 
 	sv_log_warn("subscription %s v%s revoked by Twitch: %s", m->sub_type,
 	    m->sub_version != NULL ? m->sub_version : "?", why);
-	for (i = 0; i < r->o->nwant; i++) {
-		if (strcmp(r->o->want[i].type, m->sub_type) == 0 &&
-		    (m->sub_version == NULL ||
-		        strcmp(r->o->want[i].version, m->sub_version) == 0))
-			r->active[i] = false;
-		left += r->active[i];
-	}
-	if (left > 0)
+	if (sv_eventsub_revoke(r->o->want, r->active, r->o->nwant, m) > 0)
 		return;
 	/* Nothing left to listen to: say why a supervisor should care. */
 	r->ex =
@@ -952,7 +938,7 @@ static int
 base_url(struct run *r)
 {
 	const char *env, *url = r->o->url;
-	int n;
+	bool fits;
 
 	env = getenv(
 	    r->o->pubsub ? "TWITCH_PUBSUB_URL" : "TWITCH_EVENTSUB_WS_URL");
@@ -960,13 +946,13 @@ base_url(struct run *r)
 		url = env != NULL && *env != '\0' ? env :
 		    r->o->pubsub                  ? SV_PUBSUB_DEFAULT_URL :
 		                                    SV_EVENTSUB_DEFAULT_URL;
-	if (r->o->pubsub || strstr(url, "keepalive_timeout_seconds=") != NULL)
-		n = snprintf(r->base, sizeof(r->base), "%s", url);
+	if (r->o->pubsub)
+		fits = (size_t)snprintf(r->base, sizeof(r->base), "%s", url) <
+		    sizeof(r->base);
 	else
-		n = snprintf(r->base, sizeof(r->base),
-		    "%s%skeepalive_timeout_seconds=%ld", url,
-		    strchr(url, '?') != NULL ? "&" : "?", r->o->keepalive_s);
-	if (n < 0 || (size_t)n >= sizeof(r->base)) {
+		fits = sv_eventsub_url(url, r->o->keepalive_s, r->base,
+		           sizeof(r->base)) == 0;
+	if (!fits) {
 		sv_log_error("the URL is too long");
 		return EX_USAGE;
 	}
