@@ -214,17 +214,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			case SV_CLI_UNKNOWN:
 				break;
 			}
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				/* getopt_long already said what is wrong */
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	opts_check(o, argc, argv);

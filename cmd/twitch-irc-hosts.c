@@ -31,8 +31,6 @@
 
 #define DEFAULT_URL "wss://irc-ws.chat.twitch.tv:443"
 #define CHANNELS_PER_CONN 100 /* Twitch's join limit per user (5.8) */
-#define JOINS_PER_WINDOW 20 /* JOINs per 10 s per user (5.8) */
-#define JOIN_WINDOW_MS 10000 /* SERVITOR_IRC_JOIN_WINDOW_MS in tests */
 #define LOGIN_TIMEOUT_MS 15000
 #define PONG_TIMEOUT_MS 10000
 #define CLOSE_WAIT_MS 2000
@@ -100,9 +98,7 @@ struct live {
 	bool auth_retried;
 	struct conn *conns;
 	size_t nconns;
-	long long joins[JOINS_PER_WINDOW]; /* ring of recent JOIN times */
-	size_t njoins;
-	long join_window_ms;
+	struct sv_ircev_joins joins; /* the user's JOIN budget (5.8) */
 	int ex; /* >= 0: stop with this status */
 };
 
@@ -240,16 +236,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->url = optarg;
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (optind >= argc && o->replay == NULL)
@@ -586,44 +574,18 @@ fail:
 	conn_down(c, "connection lost during login");
 }
 
-/* How many JOINs the per-user budget allows now. */
-static size_t
-join_budget(struct live *lv, long long now, long long *next)
-{
-	size_t i, used = 0;
-	long long oldest = 0;
-
-	for (i = 0; i < lv->njoins && i < JOINS_PER_WINDOW; i++) {
-		if (now - lv->joins[i] < lv->join_window_ms) {
-			used++;
-			if (oldest == 0 || lv->joins[i] < oldest)
-				oldest = lv->joins[i];
-		}
-	}
-	if (used >= JOINS_PER_WINDOW && next != NULL)
-		*next = oldest + lv->join_window_ms;
-	return JOINS_PER_WINDOW - used;
-}
-
 static void
 join_pending(struct live *lv, struct conn *c, long long now)
 {
 	char list[4096];
 	const char *p[1];
-	size_t budget, k, len = 0;
-	const char *ch;
+	size_t k;
 
 	if (c->st != C_UP || c->joined >= c->n)
 		return;
-	budget = join_budget(lv, now, NULL);
-	/* One JOIN with a comma list; each channel counts (5.8). */
-	for (k = 0; k < budget && c->joined + k < c->n; k++) {
-		ch = lv->o->channels[c->first + c->joined + k];
-		if (len + strlen(ch) + 2 >= sizeof(list))
-			break;
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s#%s",
-		    len > 0 ? "," : "", ch);
-	}
+	k = sv_ircev_join_list(&lv->joins, now,
+	    lv->o->channels + c->first + c->joined, c->n - c->joined, list,
+	    sizeof(list));
 	if (k == 0)
 		return;
 	p[0] = list;
@@ -632,11 +594,8 @@ join_pending(struct live *lv, struct conn *c, long long now)
 		return;
 	}
 	sv_log_info("connection %d: JOIN %s", c->no, list);
-	while (k-- > 0) {
-		lv->joins[lv->njoins % JOINS_PER_WINDOW] = now;
-		lv->njoins++;
-		c->joined++;
-	}
+	sv_ircev_joins_spend(&lv->joins, k, now);
+	c->joined += k;
 	if (c->joined == c->n && c->old != NULL) {
 		/* The replacement carries every channel: let the old one go
 		 * (make before break, 5.4). */
@@ -652,27 +611,33 @@ live_protocol(struct state *st, int *ex)
 	struct live *lv = st->lv;
 	struct conn *c = st->cur;
 	const struct sv_irc_msg *m = &st->msg;
-	const char *cmd = m->command, *p0 = sv_irc_param(m, 0);
+	const char *p0 = sv_irc_param(m, 0);
 	const char *text = sv_irc_param(m, m->nparams > 0 ? m->nparams - 1 : 0);
-	const char *msgid, *arg[1];
+	enum sv_ircev_sess what = sv_ircev_session(m);
+	const char *arg[1];
 	struct sv_err e;
 
-	if (strcmp(cmd, "PING") == 0) {
+	if (what == SV_IRCEV_SESS_PING) {
 		arg[0] = p0 != NULL ? p0 : "tmi.twitch.tv";
 		(void)send_line(st->cur_ws, "PONG", arg, 1);
 		return LINE_OK;
 	}
 	if (st->cur_ws != c->ws)
 		return LINE_OK; /* the old session after RECONNECT: data only */
-	if (strcmp(cmd, "PONG") == 0) {
+	switch (what) {
+	case SV_IRCEV_SESS_PONG:
 		c->ping_at = 0;
-	} else if (strcmp(cmd, "376") == 0 && c->st == C_LOGIN) {
+		break;
+	case SV_IRCEV_SESS_WELCOME:
+		if (c->st != C_LOGIN)
+			break;
 		c->st = C_UP;
 		sv_backoff_reset(&c->bo);
 		lv->auth_retried = false;
 		sv_log_info("connection %d: logged in as %s", c->no, lv->nick);
 		join_pending(lv, c, sv_net_now_ms());
-	} else if (strcmp(cmd, "RECONNECT") == 0) {
+		break;
+	case SV_IRCEV_SESS_RECONNECT:
 		sv_log_info("connection %d: server asks to reconnect", c->no);
 		if (c->old != NULL)
 			sv_ws_free(c->old);
@@ -681,10 +646,8 @@ live_protocol(struct state *st, int *ex)
 		c->ws = NULL;
 		c->st = C_DOWN;
 		c->retry_at = 0;
-	} else if (strcmp(cmd, "NOTICE") == 0 && p0 != NULL &&
-	    strcmp(p0, "*") == 0 && text != NULL &&
-	    (strcmp(text, "Login authentication failed") == 0 ||
-	        strcmp(text, "Improperly formatted auth") == 0)) {
+		break;
+	case SV_IRCEV_SESS_AUTH_FAILED:
 		/* 5.2: the token is bad. A stored token may just have
 		 * expired: refresh once, then give up. */
 		if (lv->tk != NULL && !lv->auth_retried &&
@@ -709,12 +672,13 @@ live_protocol(struct state *st, int *ex)
 		*ex = EX_NOPERM;
 		lv->ex = EX_NOPERM;
 		return LINE_FATAL;
-	} else if (strcmp(cmd, "NOTICE") == 0 &&
-	    (msgid = sv_irc_tag(m, "msg-id")) != NULL &&
-	    (strcmp(msgid, "msg_channel_suspended") == 0 ||
-	        strcmp(msgid, "msg_banned") == 0)) {
+	case SV_IRCEV_SESS_CHANNEL_GONE:
 		sv_log_warn("%s: %s", p0 != NULL ? p0 : "?",
-		    text != NULL ? text : msgid);
+		    text != NULL ? text : sv_irc_tag(m, "msg-id"));
+		break;
+	case SV_IRCEV_SESS_PING:
+	case SV_IRCEV_SESS_OTHER:
+		break;
 	}
 	return LINE_OK;
 }
@@ -758,8 +722,8 @@ static long
 timers(struct live *lv, long long now)
 {
 	long long wake = now + 1000, next = 0;
+	struct sv_err e;
 	size_t i;
-	long due;
 
 	apply_drops(lv);
 	for (i = 0; i < lv->nconns; i++) {
@@ -787,7 +751,9 @@ timers(struct live *lv, long long now)
 		if (c->joined < c->n) {
 			join_pending(lv, c, now);
 			if (c->joined < c->n &&
-			    join_budget(lv, now, &next) == 0 && next < wake)
+			    sv_ircev_joins_budget(&lv->joins, now, &next) ==
+			        0 &&
+			    next < wake)
 				wake = next;
 		}
 		if (c->ping_at != 0 && now - c->ping_at >= PONG_TIMEOUT_MS) {
@@ -812,21 +778,13 @@ timers(struct live *lv, long long now)
 			c->old = NULL;
 		}
 	}
-	if (lv->tk != NULL) {
-		due = sv_token_due_ms(lv->tk, SV_TOKEN_USER);
-		if (due == 0) {
-			struct sv_err e;
-
-			/* Hourly validation (Twitch requires it); a token
-			 * revoked meanwhile ends the run. */
-			if (current_token(lv, &e) == NULL) {
-				sv_log_error("%s", e.msg);
-				if (e.ex == EX_NOPERM)
-					lv->ex = e.ex;
-			}
-		} else if (now + due < wake) {
-			wake = now + due;
-		}
+	/* Hourly validation (Twitch requires it); a token revoked meanwhile
+	 * ends the run. */
+	if (lv->tk != NULL &&
+	    sv_token_tick(lv->tk, SV_TOKEN_USER, now, &wake, &e) < 0) {
+		sv_log_error("%s", e.msg);
+		if (e.ex == EX_NOPERM)
+			lv->ex = e.ex;
 	}
 	return wake > now ? (long)(wake - now) : 0;
 }
@@ -835,8 +793,6 @@ timers(struct live *lv, long long now)
 static void
 live_close(struct live *lv)
 {
-	struct pollfd pfd;
-	struct sv_err e;
 	long long end = sv_net_now_ms() + CLOSE_WAIT_MS;
 	size_t i;
 	int k;
@@ -847,19 +803,7 @@ live_close(struct live *lv)
 		for (k = 0; k < 2; k++) {
 			if (s[k] == NULL)
 				continue;
-			sv_ws_close(s[k], SV_WS_CLOSE_NORMAL, NULL);
-			while (sv_net_now_ms() < end &&
-			    sv_ws_state(s[k]) != SV_WS_CLOSED) {
-				pfd.fd = sv_ws_fd(s[k]);
-				pfd.events = sv_ws_events(s[k]);
-				pfd.revents = 0;
-				if (pfd.events == 0)
-					break;
-				(void)poll(
-				    &pfd, 1, sv_ws_pending(s[k]) ? 0 : 100);
-				if (sv_ws_io(s[k], pfd.revents, &e) != 0)
-					break;
-			}
+			sv_ws_close_until(s[k], SV_WS_CLOSE_NORMAL, end);
 			sv_ws_free(s[k]);
 		}
 		lv->conns[i].ws = lv->conns[i].old = NULL;
@@ -879,13 +823,13 @@ live_setup(struct live *lv, struct state *st, const struct opts *o)
 	lv->st = st;
 	lv->o = o;
 	lv->ex = -1;
-	lv->join_window_ms = JOIN_WINDOW_MS;
-	env = getenv("SERVITOR_IRC_JOIN_WINDOW_MS");
+	sv_ircev_joins_init(&lv->joins, SV_IRCEV_JOIN_WINDOW_MS);
+	env = getenv("SERVITOR_IRC_JOIN_WINDOW_MS"); /* tests */
 	if (env != NULL && *env != '\0') {
 		unsigned long w;
 
 		if (sv_cli_ulong(env, 1, 3600000, &w) == 0)
-			lv->join_window_ms = (long)w;
+			lv->joins.window_ms = (long)w;
 	}
 	env = getenv("TWITCH_IRC_URL");
 	lv->url = o->url != NULL        ? o->url :
@@ -979,18 +923,12 @@ run_live(struct state *st)
 				lv.conns[i].old };
 			int k;
 
-			for (k = 0; k < 2; k++) {
-				if (s[k] == NULL)
-					continue;
-				if (sv_ws_pending(s[k]))
-					timeout = 0;
-				pfd[n].fd = sv_ws_fd(s[k]);
-				pfd[n].events = sv_ws_events(s[k]);
-				pfd[n].revents = 0;
-				who[n++] = s[k];
-			}
+			for (k = 0; k < 2; k++)
+				if (s[k] != NULL)
+					who[n++] = s[k];
 		}
-		if (poll(pfd, n, (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
+		if (sv_ws_poll(who, n, pfd,
+		        (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
 		    errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			lv.ex = EX_OSERR;

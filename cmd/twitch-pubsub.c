@@ -175,16 +175,10 @@ opts_check(struct opts *o, bool keepalive_given, bool ping_given)
 	if (keepalive_given)
 		exit(sv_cli_usage_error(
 		    "--keepalive goes with --protocol eventsub"));
-	for (i = 0; i < o->nwant; i++) {
-		if (sv_pubsub_topic_prefix(o->want[i].type) == NULL)
-			exit(sv_cli_usage_error(
-			    "--types: PubSub has no topic for %s (subscriptions, cheers and channel points only)",
-			    o->want[i].type));
-		if (strcmp(o->want[i].version, "1") != 0)
-			exit(sv_cli_usage_error(
-			    "--types: PubSub messages map into version 1 of %s",
-			    o->want[i].type));
-	}
+	for (i = 0; i < o->nwant; i++)
+		if (sv_pubsub_type_check(
+		        o->want[i].type, o->want[i].version, &e) < 0)
+			exit(sv_cli_usage_error("--types: %s", e.msg));
 }
 
 static void
@@ -248,16 +242,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->url = optarg;
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (optind < argc)
@@ -341,18 +327,10 @@ static void
 es_revoked(struct run *r, const struct sv_eventsub_msg *m)
 {
 	const char *why = m->sub_status != NULL ? m->sub_status : "no reason";
-	size_t i, left = 0;
 
 	sv_log_warn("subscription %s v%s revoked by Twitch: %s", m->sub_type,
 	    m->sub_version != NULL ? m->sub_version : "?", why);
-	for (i = 0; i < r->o->nwant; i++) {
-		if (strcmp(r->o->want[i].type, m->sub_type) == 0 &&
-		    (m->sub_version == NULL ||
-		        strcmp(r->o->want[i].version, m->sub_version) == 0))
-			r->active[i] = false;
-		left += r->active[i];
-	}
-	if (left > 0)
+	if (sv_eventsub_revoke(r->o->want, r->active, r->o->nwant, m) > 0)
 		return;
 	/* Nothing left to listen to: say why a supervisor should care. */
 	r->ex =
@@ -878,8 +856,6 @@ timers(struct run *r)
 {
 	long long now = sv_net_now_ms(), wake = now + 1000;
 	struct sv_err e;
-	const char *tok;
-	long due;
 
 	if (r->cur == NULL && now >= r->retry_at)
 		connect_fresh(r);
@@ -889,16 +865,12 @@ timers(struct run *r)
 		return 0;
 	if (r->ex < 0 && r->old != NULL && !sess_timers(r, r->old, &wake))
 		return 0;
-	due = sv_token_due_ms(r->tk, SV_TOKEN_USER);
-	if (due == 0 && r->ex < 0) {
-		/* Hourly validation (6.7); a revoked token ends the run. */
-		if (sv_token_get(r->tk, SV_TOKEN_USER, &tok, &e) < 0) {
-			sv_log_error("%s", e.msg);
-			if (e.ex == EX_NOPERM)
-				r->ex = e.ex;
-		}
-	} else if (now + due < wake) {
-		wake = now + due;
+	/* Hourly validation (6.7); a revoked token ends the run. */
+	if (r->ex < 0 &&
+	    sv_token_tick(r->tk, SV_TOKEN_USER, now, &wake, &e) < 0) {
+		sv_log_error("%s", e.msg);
+		if (e.ex == EX_NOPERM)
+			r->ex = e.ex;
 	}
 	now = sv_net_now_ms();
 	return wake > now ? (long)(wake - now) : 0;
@@ -910,20 +882,12 @@ close_all(struct run *r)
 {
 	struct sess *ss[2] = { r->cur, r->old };
 	long long end = sv_net_now_ms() + CLOSE_WAIT_MS;
-	struct pollfd pfd;
 	int k;
 
 	for (k = 0; k < 2; k++) {
 		if (ss[k] == NULL)
 			continue;
-		sv_ws_close(ss[k]->ws, SV_WS_CLOSE_NORMAL, NULL);
-		while (sv_net_now_ms() < end && !ss[k]->finished &&
-		    (pfd.events = sv_ws_events(ss[k]->ws)) != 0) {
-			pfd.fd = sv_ws_fd(ss[k]->ws);
-			pfd.revents = 0;
-			(void)poll(&pfd, 1, sv_ws_pending(ss[k]->ws) ? 0 : 100);
-			(void)sess_io(ss[k], pfd.revents);
-		}
+		sv_ws_close_until(ss[k]->ws, SV_WS_CLOSE_NORMAL, end);
 		sess_free(ss[k]);
 	}
 	r->cur = r->old = NULL;
@@ -933,6 +897,7 @@ static void
 loop(struct run *r)
 {
 	struct pollfd pfd[2];
+	struct sv_ws *ws[2];
 	struct sess *who[2];
 	long timeout;
 	size_t i, n;
@@ -947,13 +912,12 @@ loop(struct run *r)
 		if (r->old != NULL)
 			who[n++] = r->old;
 		for (i = 0; i < n; i++) {
-			pfd[i].fd = sv_ws_fd(who[i]->ws);
-			pfd[i].events = sv_ws_events(who[i]->ws);
-			pfd[i].revents = 0;
-			if (sv_ws_pending(who[i]->ws) || who[i]->finished)
+			ws[i] = who[i]->ws;
+			if (who[i]->finished)
 				timeout = 0;
 		}
-		if (poll(pfd, n, (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
+		if (sv_ws_poll(ws, n, pfd,
+		        (int)(timeout > 1000 ? 1000 : timeout)) < 0 &&
 		    errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			r->ex = EX_OSERR;
@@ -974,7 +938,7 @@ static int
 base_url(struct run *r)
 {
 	const char *env, *url = r->o->url;
-	int n;
+	bool fits;
 
 	env = getenv(
 	    r->o->pubsub ? "TWITCH_PUBSUB_URL" : "TWITCH_EVENTSUB_WS_URL");
@@ -982,13 +946,13 @@ base_url(struct run *r)
 		url = env != NULL && *env != '\0' ? env :
 		    r->o->pubsub                  ? SV_PUBSUB_DEFAULT_URL :
 		                                    SV_EVENTSUB_DEFAULT_URL;
-	if (r->o->pubsub || strstr(url, "keepalive_timeout_seconds=") != NULL)
-		n = snprintf(r->base, sizeof(r->base), "%s", url);
+	if (r->o->pubsub)
+		fits = (size_t)snprintf(r->base, sizeof(r->base), "%s", url) <
+		    sizeof(r->base);
 	else
-		n = snprintf(r->base, sizeof(r->base),
-		    "%s%skeepalive_timeout_seconds=%ld", url,
-		    strchr(url, '?') != NULL ? "&" : "?", r->o->keepalive_s);
-	if (n < 0 || (size_t)n >= sizeof(r->base)) {
+		fits = sv_eventsub_url(url, r->o->keepalive_s, r->base,
+		           sizeof(r->base)) == 0;
+	if (!fits) {
 		sv_log_error("the URL is too long");
 		return EX_USAGE;
 	}

@@ -309,17 +309,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->so.viewers = (long)n;
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				/* getopt_long already said what is wrong */
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (o->interval_ms > 0 && !count_given)

@@ -240,16 +240,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->tls_key = optarg;
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (optind < argc)

@@ -8,47 +8,43 @@
  * (lib/control: replay an event, send a test event); from any other
  * client messages are ignored.
  *
- * One thread, one epoll loop. HTTP is handled here with lib/ws's head
- * parser: every request gets one answer and the connection is closed,
- * except upgrades, which become lib/ws server sessions. Each event is
- * framed once and the same bytes are queued on every client, so a slow
- * client costs memory only up to --max-queue and never delays the others.
+ * One thread, one epoll loop. HTTP connections are lib/hconn's, what
+ * they are answered and who may upgrade lib/site's: every request gets
+ * one answer and the connection is closed, except upgrades, which
+ * become lib/ws server sessions. Each event is framed once and the same
+ * bytes are queued on every client, so a slow client costs memory only
+ * up to --max-queue and never delays the others.
  */
 #define _GNU_SOURCE /* accept4 */
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "bcast.h"
-#include "buf.h"
 #include "cli.h"
 #include "control.h"
 #include "dedupe.h"
 #include "err.h"
 #include "event.h"
+#include "hconn.h"
 #include "log.h"
 #include "net.h"
+#include "site.h"
 #include "types.h"
 #include "ws.h"
 
@@ -62,8 +58,6 @@ extern const size_t ws_broadcast_config_len;
 
 #define MAX_ORIGINS 32
 #define MAX_PENDING_HTTP 512 /* connections still in their HTTP phase */
-#define HTTP_TIMEOUT_MS 10000 /* to send a whole request head */
-#define LINGER_MS 2000 /* reading what follows an answer before close */
 #define CLOSE_TIMEOUT_MS 5000 /* for a client to answer our close */
 #define LOOP_CAP_MS 250 /* bounds the stop-flag check window */
 #define FILE_LINES_PER_ROUND 256 /* stdin from a file: lines per round */
@@ -96,25 +90,12 @@ struct handler {
 	struct handler *grave;
 };
 
-enum hstate {
-	H_READ, /* the request head */
-	H_WRITE, /* the answer */
-	H_LINGER, /* answered: read and drop until EOF, then close */
-};
-
 /* A connection before (or instead of) the WebSocket upgrade. */
 struct hconn {
 	struct handler h;
 	struct hconn *prev, *next;
-	int fd;
-	enum hstate st;
-	char *buf; /* request head received so far (heap only if split) */
-	size_t len;
-	struct sv_buf out; /* answer head (and built-in body) */
-	size_t out_off;
-	int file_fd; /* --static body, sent with sendfile(2) */
-	off_t file_off, file_len;
-	long long deadline;
+	struct srv *s;
+	struct sv_hconn c;
 	uint32_t events;
 };
 
@@ -153,8 +134,7 @@ struct srv {
 	struct sv_event_input in;
 	bool in_open; /* still reading stdin */
 	bool in_polled; /* stdin is in epoll (else a file: always ready) */
-	unsigned char token_md[32];
-	bool has_token;
+	struct sv_site site; /* pages, --static, --origin, the token */
 	struct sv_dedupe *dd;
 	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
@@ -312,33 +292,13 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->token_file = optarg;
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (optind < argc)
 		exit(sv_cli_usage_error(
 		    "unexpected argument '%s'", argv[optind]));
-}
-
-/* ---- small helpers ----------------------------------------------------------
- */
-
-static void
-sha256(const void *p, size_t n, unsigned char md[32])
-{
-	unsigned int len = 32;
-
-	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1)
-		memset(md, 0, 32);
 }
 
 /* ---- epoll bookkeeping
@@ -683,12 +643,7 @@ hconn_free(struct srv *s, struct hconn *h)
 	if (h->next != NULL)
 		h->next->prev = h->prev;
 	s->nhttp--;
-	if (h->fd >= 0)
-		close(h->fd);
-	if (h->file_fd >= 0)
-		close(h->file_fd);
-	free(h->buf);
-	sv_buf_fini(&h->out);
+	sv_hconn_fini(&h->c);
 	h->h.kind = K_DEAD;
 	h->h.grave = s->graves;
 	s->graves = &h->h;
@@ -705,119 +660,26 @@ bury(struct srv *s)
 	}
 }
 
-/* "ADDR:PORT" of the peer, for logs. */
+/* After any operation on a connection: drop it when finished, else make
+ * epoll wait for what it needs. */
 static void
-peer_addr(int fd, char *out, size_t n)
+hconn_update(struct srv *s, struct hconn *h)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char h[INET6_ADDRSTRLEN];
+	uint32_t ev;
 
-	(void)snprintf(out, n, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+	if (sv_hconn_done(&h->c)) {
+		hconn_free(s, h);
 		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		(void)snprintf(out, n, "%s:%u", h, ntohs(a->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		(void)snprintf(out, n, "[%s]:%u", h, ntohs(a->sin6_port));
 	}
-}
-
-static void
-hconn_events(struct srv *s, struct hconn *h, uint32_t ev)
-{
+	ev = (uint32_t)sv_hconn_events(&h->c);
 	if (ev != h->events) {
-		ep_mod(s, h->fd, ev, &h->h);
+		ep_mod(s, h->c.fd, ev, &h->h);
 		h->events = ev;
 	}
 }
 
-static const char *
-status_text(unsigned status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 426:
-		return "Upgrade Required";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Error";
-	}
-}
-
-/* Start writing an answer: the head, then body bytes or a file. */
-static void
-respond(struct srv *s, struct hconn *h, unsigned status, const char *ctype,
-    const void *body, size_t blen, int file_fd, off_t file_len,
-    const char *extra, bool head_only)
-{
-	size_t len = file_fd >= 0 ? (size_t)file_len : blen;
-
-	sv_buf_reset(&h->out);
-	if (sv_buf_appendf(&h->out,
-	        "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	        "Connection: close\r\nCache-Control: no-store\r\n"
-	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
-	        status, status_text(status), ctype, len,
-	        extra != NULL ? extra : "") < 0 ||
-	    (!head_only && file_fd < 0 && blen > 0 &&
-	        sv_buf_append(&h->out, body, blen) < 0)) {
-		if (file_fd >= 0)
-			close(file_fd);
-		hconn_free(s, h);
-		return;
-	}
-	h->out_off = 0;
-	if (!head_only && file_fd >= 0) {
-		h->file_fd = file_fd;
-		h->file_off = 0;
-		h->file_len = file_len;
-	} else if (file_fd >= 0) {
-		close(file_fd);
-	}
-	free(h->buf);
-	h->buf = NULL;
-	h->st = H_WRITE;
-	hconn_events(s, h, EPOLLOUT);
-}
-
-static void
-respond_text(struct srv *s, struct hconn *h, unsigned status, const char *text,
-    const char *extra)
-{
-	respond(s, h, status, "text/plain; charset=utf-8", text, strlen(text),
-	    -1, 0, extra, false);
-}
-
 /* The built-in pages. */
-static const struct page {
-	const char *path;
-	const char *mime;
-	const unsigned char *data;
-	const size_t *len;
-} pages[] = {
+static const struct sv_site_page pages[] = {
 	{ "/", "text/html; charset=utf-8", ws_broadcast_page,
 	    &ws_broadcast_page_len },
 	{ "/index.html", "text/html; charset=utf-8", ws_broadcast_page,
@@ -830,27 +692,6 @@ static const struct page {
 	    &ws_broadcast_config_len },
 };
 
-/* --static: a file under the root, never outside it ("/dashboard" is
- * dashboard.html there too). False when there is none: the built-in
- * pages stand in for the files the directory does not have. */
-static bool
-serve_static(struct srv *s, struct hconn *h, const char *target, bool head)
-{
-	const char *mime;
-	off_t size;
-	int fd;
-
-	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
-	if (fd < 0 && strncmp(target, "/dashboard", 10) == 0 &&
-	    (target[10] == '\0' || target[10] == '?'))
-		fd = sv_ws_static_open(
-		    s->static_root, "/dashboard.html", &size, &mime);
-	if (fd < 0)
-		return false;
-	respond(s, h, 200, mime, NULL, 0, fd, size, NULL, head);
-	return true;
-}
-
 static void
 serve_health(struct srv *s, struct hconn *h, bool head)
 {
@@ -861,94 +702,9 @@ serve_health(struct srv *s, struct hconn *h, bool head)
 	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
 	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
 	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
-	    s->has_token ? "true" : "false");
-	respond(
-	    s, h, 200, "application/json", body, (size_t)n, -1, 0, NULL, head);
-}
-
-/* Check the token, origin and filters of an upgrade; 0 or a status. */
-static unsigned
-admit(struct srv *s, const struct sv_ws_head *hd, char **types, char **channels,
-    long *replay_n)
-{
-	char val[1024], norm[1024];
-	unsigned char md[32];
-	const char *origin, *p;
-	struct sv_buf b;
-	size_t i, n;
-	int r;
-
-	*types = *channels = NULL;
-	*replay_n = -1;
-	origin = sv_ws_head_get(hd, "Origin");
-	if (s->o->norigins > 0 && origin != NULL) {
-		for (i = 0; i < s->o->norigins; i++)
-			if (strcasecmp(origin, s->o->origins[i]) == 0)
-				break;
-		if (i == s->o->norigins) {
-			sv_log_info(
-			    "refused a client from origin %.100s", origin);
-			return 403;
-		}
-	}
-	if (s->has_token) {
-		r = sv_ws_query_get(hd->target, "token", val, sizeof(val));
-		if (r == 1)
-			sha256(val, strlen(val), md);
-		explicit_bzero(val, sizeof(val));
-		/* digests compared in constant time: length leaks nothing */
-		if (r != 1 || CRYPTO_memcmp(md, s->token_md, 32) != 0) {
-			sv_log_info("refused a client without the right token");
-			return 401;
-		}
-	}
-	r = sv_ws_query_get(hd->target, "types", val, sizeof(val));
-	if (r < 0)
-		return 400;
-	if (r == 1 && val[0] != '\0') {
-		/* CLI aliases ("follow") name their EventSub types */
-		sv_buf_init(&b);
-		for (p = val; *p != '\0'; p += n + (p[n] == ',')) {
-			const struct sv_type *t;
-
-			n = strcspn(p, ",");
-			if (n == 0 || n >= sizeof(norm))
-				continue;
-			memcpy(norm, p, n);
-			norm[n] = '\0';
-			t = sv_types_find(norm);
-			if (sv_buf_appendf(&b, "%s%s", b.len > 0 ? "," : "",
-			        t != NULL ? t->type : norm) < 0)
-				break;
-		}
-		*types = b.data;
-	}
-	r = sv_ws_query_get(hd->target, "channel", val, sizeof(val));
-	if (r < 0) {
-		free(*types);
-		*types = NULL;
-		return 400;
-	}
-	if (r == 1 && val[0] != '\0') {
-		sv_bcast_lower(val);
-		*channels = strdup(val);
-	}
-	r = sv_ws_query_get(hd->target, "replay", val, sizeof(val));
-	if (r == 1 && val[0] != '\0') {
-		unsigned long rn;
-
-		if (sv_cli_ulong(val, 0, HISTORY_MIN, &rn) < 0)
-			r = -1;
-		else
-			*replay_n = (long)rn;
-	}
-	if (r < 0) {
-		free(*types);
-		free(*channels);
-		*types = *channels = NULL;
-		return 400;
-	}
-	return 0;
+	    s->site.has_token ? "true" : "false");
+	sv_hconn_respond(
+	    &h->c, 200, "application/json", body, (size_t)n, NULL, head);
 }
 
 static void
@@ -956,57 +712,34 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
     size_t pre_len)
 {
 	struct sv_ws_server_opts so;
-	char accept[SV_WS_ACCEPT_LEN], *types, *channels;
+	char accept[SV_WS_ACCEPT_LEN];
+	struct sv_bcast_filter f;
 	struct client *c;
 	struct sv_err e;
 	long replay_n;
-	unsigned st;
 	int fd;
 
-	st = (unsigned)sv_ws_server_check(hd, accept, &e);
-	if (st != 0) {
-		sv_log_debug("bad upgrade request: %s", e.msg);
-		respond_text(s, h, st,
-		    st == 426 ? "WebSocket version 13 only\n" :
-		                "bad WebSocket request\n",
-		    st == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
+	if (sv_site_admit(&s->site, &h->c, hd, accept, &f, &replay_n) < 0)
 		return;
-	}
-	if (s->stopping) {
-		respond_text(s, h, 503, "shutting down\n", NULL);
-		return;
-	}
-	st = admit(s, hd, &types, &channels, &replay_n);
-	if (st != 0) {
-		respond_text(s, h, st,
-		    st == 401     ? "token required\n" :
-		        st == 403 ? "origin not allowed\n" :
-		                    "bad query\n",
-		    NULL);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		free(types);
-		free(channels);
-		respond_text(s, h, 503, "out of memory\n", NULL);
+		sv_bcast_filter_fini(&f);
+		sv_hconn_respond_text(&h->c, 503, "out of memory\n", NULL);
 		return;
 	}
 	c->h.kind = K_WS;
-	c->filter.types = types;
-	c->filter.channels = channels;
+	c->filter = f;
 	c->replay = replay_n;
-	c->control = s->has_token; /* admit() checked it */
+	c->control = s->site.has_token; /* sv_site_admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
-	peer_addr(h->fd, c->addr, sizeof(c->addr));
+	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
+		(void)snprintf(c->addr, sizeof(c->addr), "?");
 	memset(&so, 0, sizeof(so));
 	so.on_msg = client_msg;
 	so.arg = c;
-	fd = h->fd;
-	h->fd = -1; /* the session owns it now */
+	fd = sv_hconn_take(&h->c); /* the session owns it now */
 	c->ws = sv_ws_server_new(fd, accept, pre, pre_len, &so, &e);
-	hconn_free(s, h);
 	if (c->ws == NULL) {
 		sv_log_warn("%s", e.msg);
 		sv_bcast_filter_fini(&c->filter);
@@ -1024,9 +757,9 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	c->events = EPOLLIN;
 	ep_mod(s, fd, c->events, &c->h);
 	sv_log_info("client %lu (%s) connected%s%s%s%s", c->id, c->addr,
-	    types != NULL ? ", types " : "", types != NULL ? types : "",
-	    channels != NULL ? ", channel " : "",
-	    channels != NULL ? channels : "");
+	    f.types != NULL ? ", types " : "", f.types != NULL ? f.types : "",
+	    f.channels != NULL ? ", channel " : "",
+	    f.channels != NULL ? f.channels : "");
 	replay(s, c);
 	if (c->h.kind == K_DEAD)
 		return; /* gone while replaying */
@@ -1037,159 +770,31 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	client_update(s, c);
 }
 
+/* A complete request head (sv_hconn_head_fn): answer it. */
 static void
-route(struct srv *s, struct hconn *h, struct sv_ws_head *hd, size_t head_len,
-    const char *buf, size_t len)
+route(void *arg, struct sv_hconn *hc, struct sv_ws_head *hd, const char *rest,
+    size_t rest_len)
 {
-	char path[64];
+	struct hconn *h = arg;
 	bool head;
-	size_t pl, i;
 
-	if (sv_ws_is_upgrade(hd)) {
-		upgrade(s, h, hd, buf + head_len, len - head_len);
-		return;
+	switch (sv_site_route(&h->s->site, hc, hd, &head)) {
+	case SV_SITE_ANSWERED:
+		break;
+	case SV_SITE_HEALTH:
+		serve_health(h->s, h, head);
+		break;
+	case SV_SITE_UPGRADE:
+		upgrade(h->s, h, hd, rest, rest_len);
+		break;
 	}
-	head = strcmp(hd->method, "HEAD") == 0;
-	if (!head && strcmp(hd->method, "GET") != 0) {
-		respond_text(s, h, 405, "GET only\n", "Allow: GET, HEAD\r\n");
-		return;
-	}
-	pl = strcspn(hd->target, "?#");
-	if (pl < sizeof(path)) {
-		memcpy(path, hd->target, pl);
-		path[pl] = '\0';
-	} else {
-		path[0] = '\0';
-	}
-	sv_log_debug("GET %s", path[0] != '\0' ? path : "(long path)");
-	if (strcmp(path, "/healthz") == 0) {
-		serve_health(s, h, head);
-		return;
-	}
-	if (s->o->static_dir != NULL && serve_static(s, h, hd->target, head))
-		return;
-	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
-		if (strcmp(path, pages[i].path) == 0) {
-			respond(s, h, 200, pages[i].mime, pages[i].data,
-			    *pages[i].len, -1, 0, NULL, head);
-			return;
-		}
-	}
-	respond_text(s, h, 404, "not found\n", NULL);
-}
-
-/* Bytes of a request head: parse once the blank line is there. The
- * usual request arrives in one read and is parsed from the stack; only a
- * head split over reads is kept on the heap. */
-static void
-hconn_read(struct srv *s, struct hconn *h)
-{
-	char stack[SV_WS_MAX_HEAD + 4096], *buf;
-	struct sv_ws_head hd;
-	struct sv_err e;
-	size_t len;
-	ssize_t n;
-	long hl;
-	char *p;
-
-	if (h->len > 0)
-		memcpy(stack, h->buf, h->len);
-	len = h->len;
-	n = recv(h->fd, stack + len, sizeof(stack) - len, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		hconn_free(s, h); /* gone before asking anything */
-		return;
-	}
-	len += (size_t)n;
-	buf = stack;
-	hl = sv_ws_head_parse(buf, len, true, &hd, &e);
-	if (hl < 0) {
-		sv_log_debug("bad request: %s", e.msg);
-		respond_text(s, h, strstr(e.msg, "longer") != NULL ? 431 : 400,
-		    "bad request\n", NULL);
-		return;
-	}
-	if (hl == 0) {
-		if (len >= sizeof(stack)) {
-			respond_text(
-			    s, h, 431, "request head too large\n", NULL);
-			return;
-		}
-		p = realloc(h->buf, len);
-		if (p == NULL) {
-			hconn_free(s, h);
-			return;
-		}
-		memcpy(p, stack, len);
-		h->buf = p;
-		h->len = len;
-		return;
-	}
-	free(h->buf);
-	h->buf = NULL;
-	h->len = 0;
-	route(s, h, &hd, (size_t)hl, buf, len);
-}
-
-static void
-hconn_write(struct srv *s, struct hconn *h)
-{
-	ssize_t n;
-
-	while (h->out_off < h->out.len) {
-		n = send(h->fd, h->out.data + h->out_off,
-		    h->out.len - h->out_off, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			hconn_free(s, h);
-			return;
-		}
-		h->out_off += (size_t)n;
-	}
-	while (h->file_fd >= 0 && h->file_off < h->file_len) {
-		n = sendfile(h->fd, h->file_fd, &h->file_off,
-		    (size_t)(h->file_len - h->file_off));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			hconn_free(s, h);
-			return;
-		}
-	}
-	/* done: half-close, then read what the client still sends, so
-	 * closing never resets a connection whose answer is in flight */
-	(void)shutdown(h->fd, SHUT_WR);
-	h->st = H_LINGER;
-	h->deadline = sv_net_now_ms() + LINGER_MS;
-	hconn_events(s, h, EPOLLIN);
 }
 
 static void
 hconn_io(struct srv *s, struct hconn *h, uint32_t ev)
 {
-	char junk[4096];
-	ssize_t n;
-
-	switch (h->st) {
-	case H_READ:
-		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			hconn_read(s, h);
-		break;
-	case H_WRITE:
-		if (ev & (EPOLLHUP | EPOLLERR))
-			hconn_free(s, h);
-		else
-			hconn_write(s, h);
-		break;
-	case H_LINGER:
-		n = recv(h->fd, junk, sizeof(junk), 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			hconn_free(s, h);
-		break;
-	}
+	sv_hconn_io(&h->c, (short)(ev & 0xffff), route, h);
+	hconn_update(s, h);
 }
 
 static void
@@ -1227,14 +832,11 @@ accept_all(struct srv *s)
 			continue;
 		}
 		h->h.kind = K_HTTP;
-		h->fd = fd;
-		h->file_fd = -1;
-		h->st = H_READ;
+		h->s = s;
+		sv_hconn_init(&h->c, fd, sv_net_now_ms());
 		h->events = EPOLLIN;
-		sv_buf_init(&h->out);
-		h->deadline = sv_net_now_ms() + HTTP_TIMEOUT_MS;
 		if (ep_add(s, fd, EPOLLIN, &h->h) < 0) {
-			close(fd);
+			sv_hconn_fini(&h->c);
 			free(h);
 			continue;
 		}
@@ -1282,6 +884,7 @@ stop(struct srv *s, const char *why)
 		return;
 	sv_log_info("%s: closing %zu clients", why, s->nclients);
 	s->stopping = true;
+	s->site.stopping = true; /* upgrades get 503 */
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
@@ -1387,11 +990,8 @@ timers(struct srv *s, long long now)
 
 	for (h = s->hc_head; h != NULL; h = hn) {
 		hn = h->next;
-		if (now >= h->deadline) {
-			if (h->st == H_READ)
-				sv_log_debug("request head not sent in time");
+		if (sv_hconn_expire(&h->c, now))
 			hconn_free(s, h);
-		}
 	}
 	for (c = s->nclosing > 0 ? s->cl_head : NULL; c != NULL; c = next) {
 		next = c->next;
@@ -1434,14 +1034,18 @@ setup(struct srv *s, const struct opts *o)
 	s->lfd = -1;
 	s->lh.kind = K_LISTEN;
 	s->ih.kind = K_STDIN;
+	s->site.pages = pages;
+	s->site.npages = sizeof(pages) / sizeof(pages[0]);
+	s->site.origins = o->origins;
+	s->site.norigins = o->norigins;
+	s->site.max_replay = HISTORY_MIN;
 	if (o->token_file != NULL) {
 		token = sv_cli_secret(NULL, o->token_file, &e);
 		if (token == NULL) {
 			sv_log_error("--token-file: %s", e.msg);
 			return e.ex != 0 ? e.ex : EX_CONFIG;
 		}
-		sha256(token, strlen(token), s->token_md);
-		s->has_token = true;
+		sv_site_set_token(&s->site, token);
 		sv_cli_secret_free(token);
 	}
 	if (o->static_dir != NULL) {
@@ -1451,6 +1055,7 @@ setup(struct srv *s, const struct opts *o)
 			    errno != 0 ? strerror(errno) : "not a directory");
 			return EX_NOINPUT;
 		}
+		s->site.static_root = s->static_root;
 	}
 	if (o->dedupe > 0 && (s->dd = sv_dedupe_new(o->dedupe)) == NULL)
 		return EX_OSERR;
@@ -1526,7 +1131,7 @@ teardown(struct srv *s)
 		close(s->lfd);
 	if (s->ep >= 0)
 		close(s->ep);
-	explicit_bzero(s->token_md, sizeof(s->token_md));
+	sv_site_fini(&s->site);
 }
 
 static int

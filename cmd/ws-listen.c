@@ -192,16 +192,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 				    optarg));
 			break;
 		default:
-			switch (sv_cli_common(c, optarg, usage, &ex)) {
-			case SV_CLI_OK:
-				break;
-			case SV_CLI_EXIT:
+			if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
 				exit(ex);
-			case SV_CLI_UNKNOWN:
-				fprintf(stderr, "Try '%s --help'.\n",
-				    sv_cli_prog());
-				exit(EX_USAGE);
-			}
 		}
 	}
 	if (optind >= argc)
@@ -368,11 +360,8 @@ run(const struct opts *o)
 			    ws, SV_WS_CLOSE_NORMAL, NULL, 2000);
 			break;
 		}
-		p.fd = sv_ws_fd(ws);
-		p.events = sv_ws_events(ws);
-		p.revents = 0;
 		/* the cap bounds the window between the stop check and poll */
-		rc = poll(&p, 1, sv_ws_pending(ws) ? 0 : 250);
+		rc = sv_ws_poll(&ws, 1, &p, 250);
 		if (rc < 0 && errno != EINTR) {
 			sv_log_error("poll: %s", strerror(errno));
 			ex = EX_OSERR;

@@ -4,7 +4,10 @@
 #include <strings.h>
 
 #include "bcast.h"
+#include "buf.h"
+#include "cli.h"
 #include "event.h"
+#include "types.h"
 
 static char *
 dup_or_null(const char *s, bool *oom)
@@ -92,6 +95,70 @@ sv_bcast_match(const struct sv_bcast_filter *f, const struct sv_bcast_event *ev)
 	    (ev->login == NULL || !list_has(f->channels, ev->login, true)))
 		return false;
 	return true;
+}
+
+/* ?types=: the list with each alias replaced by its EventSub type. */
+static char *
+types_list(const char *val)
+{
+	char norm[1024];
+	const struct sv_type *t;
+	const char *p;
+	struct sv_buf b;
+	size_t n;
+
+	sv_buf_init(&b);
+	for (p = val; *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == 0 || n >= sizeof(norm))
+			continue;
+		memcpy(norm, p, n);
+		norm[n] = '\0';
+		t = sv_types_find(norm);
+		if (sv_buf_appendf(&b, "%s%s", b.len > 0 ? "," : "",
+		        t != NULL ? t->type : norm) < 0)
+			break;
+	}
+	return b.data;
+}
+
+int
+sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
+    unsigned long max_replay, long *replay_n)
+{
+	unsigned long rn;
+	char val[1024];
+	int r;
+
+	f->types = f->channels = NULL;
+	*replay_n = -1;
+	r = sv_ws_query_get(target, "types", val, sizeof(val));
+	if (r < 0)
+		return -1;
+	if (r == 1 && val[0] != '\0')
+		f->types = types_list(val);
+	r = sv_ws_query_get(target, "channel", val, sizeof(val));
+	if (r < 0) {
+		sv_bcast_filter_fini(f);
+		return -1;
+	}
+	if (r == 1 && val[0] != '\0') {
+		sv_bcast_lower(val);
+		f->channels = strdup(val);
+	}
+	r = sv_ws_query_get(target, "replay", val, sizeof(val));
+	if (r == 1 && val[0] != '\0') {
+		if (sv_cli_ulong(val, 0, max_replay, &rn) < 0)
+			r = -1;
+		else
+			*replay_n = (long)rn;
+	}
+	if (r < 0) {
+		sv_bcast_filter_fini(f);
+		*replay_n = -1;
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -48,6 +48,18 @@ struct sv_bcast_filter {
 bool sv_bcast_match(
     const struct sv_bcast_filter *f, const struct sv_bcast_event *ev);
 
+/*
+ * A client's filter and replay count from its request target:
+ * ?types=T,T (Twitch CLI aliases such as "follow" name their EventSub
+ * types), ?channel=LOGIN (lower-cased) and ?replay=N (0 to max_replay;
+ * *replay_n is -1 without one); an empty value counts as absent.
+ * Returns 0 with f filled (release it with sv_bcast_filter_fini()), or
+ * -1 when one of them is malformed (f left empty). Running out of memory
+ * leaves a list shorter, or out.
+ */
+int sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
+    unsigned long max_replay, long *replay_n);
+
 /* Free the lists and clear f. */
 void sv_bcast_filter_fini(struct sv_bcast_filter *f);
 

@@ -149,6 +149,22 @@ sv_cli_common(int c, const char *arg, void (*usage)(FILE *), int *ex)
 }
 
 int
+sv_cli_common_or_usage(int c, const char *arg, void (*usage)(FILE *), int *ex)
+{
+	switch (sv_cli_common(c, arg, usage, ex)) {
+	case SV_CLI_OK:
+		return 0;
+	case SV_CLI_EXIT:
+		return 1;
+	case SV_CLI_UNKNOWN:
+		break;
+	}
+	fprintf(stderr, "Try '%s --help'.\n", sv_cli_prog());
+	*ex = EX_USAGE;
+	return 1;
+}
+
+int
 sv_cli_usage_error(const char *fmt, ...)
 {
 	char msg[512];

@@ -87,6 +87,20 @@ enum sv_cli_res sv_cli_common(
     int c, const char *arg, void (*usage)(FILE *), int *ex);
 
 /*
+ * The default: branch of every opts_parse(): sv_cli_common(), and for
+ * an option that is not a common one either (getopt_long has already
+ * said what is wrong) "Try 'prog --help'." on stderr with *ex set to
+ * EX_USAGE. Returns 0 to go on parsing, or 1 when the command is to
+ * exit(*ex) now (-h, -V, a bad --log-format, an unknown option):
+ *
+ *	default:
+ *		if (sv_cli_common_or_usage(c, optarg, usage, &ex) != 0)
+ *			exit(ex);
+ */
+int sv_cli_common_or_usage(
+    int c, const char *arg, void (*usage)(FILE *), int *ex);
+
+/*
  * Print "prog: message" and "Try 'prog --help'." to stderr. Returns
  * EX_USAGE so opts_parse() can `exit(sv_cli_usage_error(...))`.
  */

@@ -1,4 +1,5 @@
 /* eventsub: EventSub WebSocket messages; see eventsub.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,4 +421,33 @@ sv_eventsub_subscribe(struct sv_helix *hx, const struct sv_eventsub_want *w,
 		return SV_EVENTSUB_SUB_REFUSED;
 	}
 	return SV_EVENTSUB_SUB_FAILED;
+}
+
+size_t
+sv_eventsub_revoke(const struct sv_eventsub_want *want, bool *active, size_t n,
+    const struct sv_eventsub_msg *m)
+{
+	size_t i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(want[i].type, m->sub_type) == 0 &&
+		    (m->sub_version == NULL ||
+		        strcmp(want[i].version, m->sub_version) == 0))
+			active[i] = false;
+		left += active[i];
+	}
+	return left;
+}
+
+int
+sv_eventsub_url(const char *url, long keepalive_s, char *out, size_t n)
+{
+	int len;
+
+	if (strstr(url, "keepalive_timeout_seconds=") != NULL)
+		len = snprintf(out, n, "%s", url);
+	else
+		len = snprintf(out, n, "%s%skeepalive_timeout_seconds=%ld", url,
+		    strchr(url, '?') != NULL ? "&" : "?", keepalive_s);
+	return len < 0 || (size_t)len >= n ? -1 : 0;
 }

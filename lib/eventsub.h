@@ -143,7 +143,22 @@ struct sv_eventsub_want {
 int sv_eventsub_want_parse(const char *list, struct sv_eventsub_want *want,
     size_t max, struct sv_err *e);
 
+/*
+ * A revocation (m) ends the wanted subscriptions it names: its type, and
+ * its version when it has one. Clears active[i] for each of them among
+ * want[0..n) and returns how many stay active.
+ */
+size_t sv_eventsub_revoke(const struct sv_eventsub_want *want, bool *active,
+    size_t n, const struct sv_eventsub_msg *m);
+
 /* ---- a client connection ------------------------------------------------ */
+
+/*
+ * The URL to connect to: url with keepalive_timeout_seconds=keepalive_s
+ * added as a query parameter (1.1), unless it has one already. Returns
+ * 0, or -1 when the result does not fit in out[0..n).
+ */
+int sv_eventsub_url(const char *url, long keepalive_s, char *out, size_t n);
 
 /*
  * What a client keeps per connection (1.3, 1.4, 1.6): the session of the

@@ -669,3 +669,86 @@ sv_ircev_map(struct sv_ircev *c, const struct sv_irc_msg *m, const char *line,
 	}
 	return 0;
 }
+
+/* ---- a chat client ------------------------------------------------------ */
+
+enum sv_ircev_sess
+sv_ircev_session(const struct sv_irc_msg *m)
+{
+	const char *cmd = m->command, *p0 = sv_irc_param(m, 0);
+	const char *text = sv_irc_param(m, m->nparams > 0 ? m->nparams - 1 : 0);
+	const char *msgid;
+
+	if (strcmp(cmd, "PING") == 0)
+		return SV_IRCEV_SESS_PING;
+	if (strcmp(cmd, "PONG") == 0)
+		return SV_IRCEV_SESS_PONG;
+	if (strcmp(cmd, "376") == 0)
+		return SV_IRCEV_SESS_WELCOME;
+	if (strcmp(cmd, "RECONNECT") == 0)
+		return SV_IRCEV_SESS_RECONNECT;
+	if (strcmp(cmd, "NOTICE") != 0)
+		return SV_IRCEV_SESS_OTHER;
+	if (p0 != NULL && strcmp(p0, "*") == 0 && text != NULL &&
+	    (strcmp(text, "Login authentication failed") == 0 ||
+	        strcmp(text, "Improperly formatted auth") == 0))
+		return SV_IRCEV_SESS_AUTH_FAILED;
+	msgid = sv_irc_tag(m, "msg-id");
+	if (msgid != NULL &&
+	    (strcmp(msgid, "msg_channel_suspended") == 0 ||
+	        strcmp(msgid, "msg_banned") == 0))
+		return SV_IRCEV_SESS_CHANNEL_GONE;
+	return SV_IRCEV_SESS_OTHER;
+}
+
+void
+sv_ircev_joins_init(struct sv_ircev_joins *j, long window_ms)
+{
+	memset(j, 0, sizeof(*j));
+	j->window_ms = window_ms;
+}
+
+size_t
+sv_ircev_joins_budget(
+    const struct sv_ircev_joins *j, long long now_ms, long long *next)
+{
+	size_t i, used = 0;
+	long long oldest = 0;
+
+	for (i = 0; i < j->n && i < SV_IRCEV_JOINS_PER_WINDOW; i++) {
+		if (now_ms - j->at[i] < j->window_ms) {
+			used++;
+			if (oldest == 0 || j->at[i] < oldest)
+				oldest = j->at[i];
+		}
+	}
+	if (used >= SV_IRCEV_JOINS_PER_WINDOW && next != NULL)
+		*next = oldest + j->window_ms;
+	return SV_IRCEV_JOINS_PER_WINDOW - used;
+}
+
+size_t
+sv_ircev_join_list(const struct sv_ircev_joins *j, long long now_ms,
+    char *const *channels, size_t n, char *out, size_t outlen)
+{
+	size_t budget, k, len = 0;
+
+	budget = sv_ircev_joins_budget(j, now_ms, NULL);
+	/* One JOIN with a comma list; each channel counts (5.8). */
+	for (k = 0; k < budget && k < n; k++) {
+		if (len + strlen(channels[k]) + 2 >= outlen)
+			break;
+		len += (size_t)snprintf(out + len, outlen - len, "%s#%s",
+		    len > 0 ? "," : "", channels[k]);
+	}
+	return k;
+}
+
+void
+sv_ircev_joins_spend(struct sv_ircev_joins *j, size_t k, long long now_ms)
+{
+	while (k-- > 0) {
+		j->at[j->n % SV_IRCEV_JOINS_PER_WINDOW] = now_ms;
+		j->n++;
+	}
+}

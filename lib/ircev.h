@@ -19,6 +19,12 @@
  * host seen again within 30 s of event time (HOSTTARGET and the host_on
  * NOTICE both announce it) gives one event: in a replayed log the line
  * times count, not the wall clock.
+ *
+ * A chat client also needs to know what a server line means for its
+ * session (sv_ircev_session(): PING, the end of the login, RECONNECT,
+ * a refused token), and keeps one JOIN budget per user (5.8).
+ *
+ * No I/O; no globals. Thread-safe for separate objects.
  */
 #ifndef SV_IRCEV_H
 #define SV_IRCEV_H
@@ -87,5 +93,57 @@ int sv_ircev_parse_events(
  */
 int sv_ircev_map(struct sv_ircev *c, const struct sv_irc_msg *m,
     const char *line, size_t len, json_t *out);
+
+/* ---- a chat client ------------------------------------------------------ */
+
+enum sv_ircev_sess {
+	SV_IRCEV_SESS_OTHER, /* nothing the session acts on */
+	SV_IRCEV_SESS_PING, /* answer PONG with param 0 (5.2) */
+	SV_IRCEV_SESS_PONG, /* the answer to our PING */
+	SV_IRCEV_SESS_WELCOME, /* 376, the end of the welcome: logged in */
+	SV_IRCEV_SESS_RECONNECT, /* the server goes down soon (5.4) */
+	SV_IRCEV_SESS_AUTH_FAILED, /* NOTICE * "Login authentication failed"
+	                              or "Improperly formatted auth" (5.2) */
+	SV_IRCEV_SESS_CHANNEL_GONE, /* NOTICE msg_channel_suspended or
+	                               msg_banned: the channel cannot be read */
+};
+
+/* What message m means for the session it came on. */
+enum sv_ircev_sess sv_ircev_session(const struct sv_irc_msg *m);
+
+/* Twitch's JOIN limit for a user (5.8): channels per window. */
+#define SV_IRCEV_JOINS_PER_WINDOW 20
+#define SV_IRCEV_JOIN_WINDOW_MS 10000
+
+/* The JOINs of one user, shared by all its connections. */
+struct sv_ircev_joins {
+	long long at[SV_IRCEV_JOINS_PER_WINDOW]; /* a ring of JOIN times */
+	size_t n; /* channels joined so far */
+	long window_ms;
+};
+
+/* No JOIN yet, in windows of window_ms (SV_IRCEV_JOIN_WINDOW_MS; tests
+ * use less). */
+void sv_ircev_joins_init(struct sv_ircev_joins *j, long window_ms);
+
+/*
+ * How many channels may be joined at now_ms (monotonic ms). When none
+ * may, *next (unless NULL) is set to when one may again.
+ */
+size_t sv_ircev_joins_budget(
+    const struct sv_ircev_joins *j, long long now_ms, long long *next);
+
+/*
+ * The parameter of one JOIN for the first of channels[0..n) (logins
+ * without '#'): "#a,#b", as many as the budget allows at now_ms and as
+ * fit in out[0..outlen). Each channel counts against the budget once
+ * sent (sv_ircev_joins_spend()). Returns how many; 0 for none (out is
+ * then untouched).
+ */
+size_t sv_ircev_join_list(const struct sv_ircev_joins *j, long long now_ms,
+    char *const *channels, size_t n, char *out, size_t outlen);
+
+/* k channels were joined at now_ms. */
+void sv_ircev_joins_spend(struct sv_ircev_joins *j, size_t k, long long now_ms);
 
 #endif

@@ -107,24 +107,21 @@ sv_net_listen(const char *spec, struct sv_err *e)
 	return fd;
 }
 
-int
-sv_net_local_addr(int fd, char *out, size_t outlen)
+/* "HOST:PORT" of an address ("[::1]:PORT" for IPv6); the port, or -1. */
+static int
+format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char h[INET6_ADDRSTRLEN];
 	int port;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, h, sizeof(h));
 		port = ntohs(s4->sin_port);
 		(void)snprintf(out, outlen, "%s:%d", h, port);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof(h));
 		port = ntohs(s6->sin6_port);
@@ -133,6 +130,28 @@ sv_net_local_addr(int fd, char *out, size_t outlen)
 		return -1;
 	}
 	return port;
+}
+
+int
+sv_net_local_addr(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	return format_addr(&ss, out, outlen);
+}
+
+int
+sv_net_peer_addr(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	return format_addr(&ss, out, outlen);
 }
 
 int

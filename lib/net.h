@@ -31,6 +31,9 @@ int sv_net_listen(const char *spec, struct sv_err *e);
  */
 int sv_net_local_addr(int fd, char *out, size_t outlen);
 
+/* The same for the peer of a connected socket, for logs. */
+int sv_net_peer_addr(int fd, char *out, size_t outlen);
+
 /*
  * Write the bound address of fd to path (atomically: temp file and
  * rename), so a test waiting for the file reads it whole. 0 or -1.

@@ -463,6 +463,19 @@ sv_pubsub_topic_prefix(const char *type)
 	return NULL;
 }
 
+int
+sv_pubsub_type_check(const char *type, const char *version, struct sv_err *e)
+{
+	if (sv_pubsub_topic_prefix(type) == NULL)
+		return sv_err_set(e, EX_USAGE,
+		    "PubSub has no topic for %s (subscriptions, cheers and channel points only)",
+		    type);
+	if (strcmp(version, "1") != 0)
+		return sv_err_set(e, EX_USAGE,
+		    "PubSub messages map into version 1 of %s", type);
+	return 0;
+}
+
 char *
 sv_pubsub_listen_new(
     const char *nonce, const char *const *topics, size_t n, const char *token)

@@ -84,6 +84,14 @@ void sv_pubsub_msg_fini(struct sv_pubsub_msg *m);
 const char *sv_pubsub_topic_prefix(const char *eventsub_type);
 
 /*
+ * Can PubSub deliver EventSub type at version: a topic carries it and
+ * the mapping gives version 1? Returns 0, or -1 with e set (EX_USAGE)
+ * saying why not.
+ */
+int sv_pubsub_type_check(
+    const char *type, const char *version, struct sv_err *e);
+
+/*
  * The LISTEN frame for topics[0..n) with nonce and the bare user token
  * (section 4.2), as compact JSON. Returns a heap string the caller wipes
  * (explicit_bzero: it holds the token) and frees; NULL when out of

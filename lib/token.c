@@ -649,6 +649,20 @@ sv_token_due_ms(const struct sv_token *t, enum sv_token_kind kind)
 	return due > 86400000LL ? 86400000L : (long)due;
 }
 
+int
+sv_token_tick(struct sv_token *t, enum sv_token_kind kind, long long now_ms,
+    long long *wake_ms, struct sv_err *e)
+{
+	const char *tok;
+	long due = sv_token_due_ms(t, kind);
+
+	if (due == 0)
+		return sv_token_get(t, kind, &tok, e);
+	if (now_ms + due < *wake_ms)
+		*wake_ms = now_ms + due;
+	return 0;
+}
+
 bool
 sv_token_available(struct sv_token *t, enum sv_token_kind kind)
 {

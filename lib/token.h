@@ -117,6 +117,16 @@ const char *sv_token_client_id(const struct sv_token *t);
 long sv_token_due_ms(const struct sv_token *t, enum sv_token_kind kind);
 
 /*
+ * For a poll loop, once a round: when sv_token_due_ms() says work is
+ * due, do it now (sv_token_get()); else lower *wake_ms, a monotonic time
+ * in milliseconds like now_ms (sv_net_now_ms()), to when it will be.
+ * Returns 0, or -1 with e set as by sv_token_get() (EX_NOPERM: the token
+ * was revoked and cannot be renewed).
+ */
+int sv_token_tick(struct sv_token *t, enum sv_token_kind kind, long long now_ms,
+    long long *wake_ms, struct sv_err *e);
+
+/*
  * Whether a token of kind can be had without a user at the keyboard:
  * from the environment, from the store, or (app) by client credentials.
  * Reads the store; no network.

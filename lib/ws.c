@@ -1105,6 +1105,40 @@ sv_ws_recv(
 }
 
 int
+sv_ws_poll(
+    struct sv_ws *const *ws, size_t n, struct pollfd *pfd, int timeout_ms)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = sv_ws_fd(ws[i]);
+		pfd[i].events = sv_ws_events(ws[i]);
+		pfd[i].revents = 0;
+		if (sv_ws_pending(ws[i]))
+			timeout_ms = 0;
+	}
+	return poll(pfd, (nfds_t)n, timeout_ms);
+}
+
+void
+sv_ws_close_until(struct sv_ws *ws, unsigned code, long long deadline_ms)
+{
+	struct pollfd pfd;
+	struct sv_err e;
+
+	(void)sv_ws_close(ws, code, NULL);
+	while (sv_net_now_ms() < deadline_ms &&
+	    sv_ws_state(ws) != SV_WS_CLOSED &&
+	    (pfd.events = sv_ws_events(ws)) != 0) {
+		pfd.fd = sv_ws_fd(ws);
+		pfd.revents = 0;
+		(void)poll(&pfd, 1, sv_ws_pending(ws) ? 0 : 100);
+		if (sv_ws_io(ws, pfd.revents, &e) != 0)
+			break;
+	}
+}
+
+int
 sv_ws_close_wait(
     struct sv_ws *ws, unsigned code, const char *reason, long timeout_ms)
 {

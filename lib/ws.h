@@ -165,6 +165,18 @@ short sv_ws_events(const struct sv_ws *ws);
  */
 bool sv_ws_pending(const struct sv_ws *ws);
 
+struct pollfd;
+
+/*
+ * Wait up to timeout_ms (not at all when one of them has input
+ * buffered: sv_ws_pending()) until one of the n sessions ws[0..n) is
+ * ready, filling pfd[0..n) for them (fd, events, and the revents to pass
+ * to sv_ws_io()). Returns what poll(2) returns: -1 with errno EINTR on a
+ * signal, so callers can check their stop flag.
+ */
+int sv_ws_poll(
+    struct sv_ws *const *ws, size_t n, struct pollfd *pfd, int timeout_ms);
+
 /*
  * Do the I/O that is possible now: read and process frames (answering
  * pings, delivering messages, following the close handshake) and write
@@ -205,6 +217,15 @@ int sv_ws_ping(
  * close was already queued or the session is finished (harmless).
  */
 int sv_ws_close(struct sv_ws *ws, unsigned code, const char *reason);
+
+/*
+ * Close with code (no reason) and drive the session until it has
+ * finished or deadline_ms (monotonic, as sv_net_now_ms()) has passed.
+ * Messages that arrive meanwhile go to on_msg as usual (unlike
+ * sv_ws_close_wait(), which drops them). One deadline serves several
+ * sessions closed in turn. Does not free ws.
+ */
+void sv_ws_close_until(struct sv_ws *ws, unsigned code, long long deadline_ms);
 
 /*
  * Drop every queued message that has not started to go out (a frame

@@ -111,10 +111,44 @@ test_history(void)
 	sv_bcast_history_fini(&h);
 }
 
+static void
+test_filter_parse(void)
+{
+	struct sv_bcast_filter f;
+	long n;
+
+	CHECK(sv_bcast_filter_parse(&f, "/", 1024, &n) == 0 &&
+	        f.types == NULL && f.channels == NULL && n == -1,
+	    "no query: no filter, no replay count");
+	CHECK(sv_bcast_filter_parse(&f,
+	          "/?types=follow,,channel.cheer&channel=GlowCaster&replay=5",
+	          1024, &n) == 0,
+	    "types, channel and replay");
+	CHECK_STR(f.types, "channel.follow,channel.cheer",
+	    "aliases name their types, empty items dropped");
+	CHECK_STR(f.channels, "glowcaster", "the channel lower-cased");
+	CHECK(n == 5, "the replay count");
+	sv_bcast_filter_fini(&f);
+	CHECK(sv_bcast_filter_parse(&f, "/?types=&channel=", 1024, &n) == 0 &&
+	        f.types == NULL && f.channels == NULL,
+	    "empty values are absent");
+	CHECK(sv_bcast_filter_parse(&f, "/?types=a&replay=1025", 1024, &n) ==
+	            -1 &&
+	        f.types == NULL && n == -1,
+	    "a replay count over the maximum: refused, nothing kept");
+	CHECK(sv_bcast_filter_parse(&f, "/?types=a&channel=%zz", 1024, &n) ==
+	            -1 &&
+	        f.types == NULL,
+	    "a bad escape: refused");
+	CHECK(sv_bcast_filter_parse(&f, "/?replay=x", 1024, &n) == -1,
+	    "a replay count that is not a number");
+}
+
 int
 main(void)
 {
 	test_event_and_filter();
 	test_history();
+	test_filter_parse();
 	return unit_done();
 }

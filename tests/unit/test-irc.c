@@ -1,8 +1,11 @@
-/* Unit tests for the IRCv3 parser and line builder (lib/irc). */
+/* Unit tests for the IRCv3 parser and line builder (lib/irc), and for
+ * what a chat client keeps of Twitch chat (lib/ircev). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "irc.h"
+#include "ircev.h"
 #include "log.h"
 #include "unit.h"
 
@@ -156,6 +159,76 @@ test_format(void)
 	CHECK(sv_irc_format(out, 8, "JOIN", p1, 1) < 0, "too small refused");
 }
 
+static enum sv_ircev_sess
+sess(const char *line)
+{
+	return parse(line) == 0 ? sv_ircev_session(&m) : SV_IRCEV_SESS_OTHER;
+}
+
+static void
+test_session(void)
+{
+	CHECK(sess("PING :tmi.twitch.tv") == SV_IRCEV_SESS_PING, "PING");
+	CHECK(
+	    sess(":tmi.twitch.tv PONG tmi.twitch.tv :x") == SV_IRCEV_SESS_PONG,
+	    "PONG");
+	CHECK(sess(":tmi.twitch.tv 376 justinfan1 :>") == SV_IRCEV_SESS_WELCOME,
+	    "376: logged in");
+	CHECK(sess(":tmi.twitch.tv RECONNECT") == SV_IRCEV_SESS_RECONNECT,
+	    "RECONNECT");
+	CHECK(sess(":tmi.twitch.tv NOTICE * :Login authentication failed") ==
+	        SV_IRCEV_SESS_AUTH_FAILED,
+	    "login refused");
+	CHECK(sess(":tmi.twitch.tv NOTICE * :Improperly formatted auth") ==
+	        SV_IRCEV_SESS_AUTH_FAILED,
+	    "bad auth format");
+	CHECK(sess(":tmi.twitch.tv NOTICE #x :Login authentication failed") ==
+	        SV_IRCEV_SESS_OTHER,
+	    "the same text in a channel is not about the login");
+	CHECK(sess("@msg-id=msg_banned :tmi.twitch.tv NOTICE #x :banned") ==
+	        SV_IRCEV_SESS_CHANNEL_GONE,
+	    "banned from a channel");
+	CHECK(
+	    sess("@msg-id=host_on :tmi.twitch.tv NOTICE #x :Now hosting y.") ==
+	        SV_IRCEV_SESS_OTHER,
+	    "another NOTICE");
+	CHECK(sess(":a!a@a PRIVMSG #x :PING") == SV_IRCEV_SESS_OTHER,
+	    "chat is not for the session");
+}
+
+static void
+test_joins(void)
+{
+	char *chans[25], names[25][8], out[64];
+	struct sv_ircev_joins j;
+	long long next = 0;
+	size_t i, k;
+
+	for (i = 0; i < 25; i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "c%zu", i);
+		chans[i] = names[i];
+	}
+	sv_ircev_joins_init(&j, 10000);
+	CHECK(sv_ircev_joins_budget(&j, 1000, &next) == 20 && next == 0,
+	    "a fresh budget: 20");
+	k = sv_ircev_join_list(&j, 1000, chans, 3, out, sizeof(out));
+	CHECK(k == 3, "three channels in one JOIN");
+	CHECK_STR(out, "#c0,#c1,#c2", "a comma list with '#'");
+	sv_ircev_joins_spend(&j, k, 1000);
+	CHECK(sv_ircev_joins_budget(&j, 1000, NULL) == 17, "17 left");
+	k = sv_ircev_join_list(&j, 2000, chans + 3, 22, out, sizeof(out));
+	CHECK(k > 0 && k < 17 && strlen(out) < sizeof(out),
+	    "as many as fit in the line");
+	sv_ircev_joins_spend(&j, 17, 2000);
+	CHECK(sv_ircev_joins_budget(&j, 2000, &next) == 0 && next == 11000,
+	    "spent: the next one when the oldest leaves the window");
+	CHECK(sv_ircev_join_list(&j, 2000, chans, 1, out, sizeof(out)) == 0,
+	    "no budget: nothing");
+	CHECK(sv_ircev_joins_budget(&j, 11000, NULL) == 3,
+	    "the first three left the window");
+	CHECK(sv_ircev_joins_budget(&j, 12000, NULL) == 20, "all of it back");
+}
+
 int
 main(void)
 {
@@ -167,6 +240,8 @@ main(void)
 	test_malformed();
 	test_json();
 	test_format();
+	test_session();
+	test_joins();
 	sv_irc_msg_fini(&m);
 	return unit_done();
 }

@@ -234,6 +234,59 @@ test_want(void)
 	    "a trailing comma");
 }
 
+static void
+test_revoke_url_types(void)
+{
+	struct sv_eventsub_want w[3];
+	struct sv_eventsub_msg m;
+	bool active[3] = { true, true, true };
+	struct sv_err e;
+	char url[64];
+
+	CHECK(sv_eventsub_want_parse(
+	          "channel.follow:2,channel.cheer,channel.raid", w, 3, &e) == 3,
+	    "three wanted");
+	memset(&m, 0, sizeof(m));
+	m.sub_type = "channel.follow";
+	m.sub_version = "1";
+	CHECK(sv_eventsub_revoke(w, active, 3, &m) == 3 && active[0],
+	    "a revocation of another version ends nothing");
+	m.sub_version = NULL;
+	CHECK(sv_eventsub_revoke(w, active, 3, &m) == 2 && !active[0],
+	    "without a version: the type");
+	m.sub_type = "channel.cheer";
+	m.sub_version = "1";
+	CHECK(sv_eventsub_revoke(w, active, 3, &m) == 1 && !active[1] &&
+	        active[2],
+	    "type and version: that one");
+
+	CHECK(sv_eventsub_url("wss://h/ws", 30, url, sizeof(url)) == 0,
+	    "url fits");
+	CHECK_STR(
+	    url, "wss://h/ws?keepalive_timeout_seconds=30", "keepalive added");
+	CHECK(sv_eventsub_url("ws://h/ws?a=1", 10, url, sizeof(url)) == 0,
+	    "url with a query");
+	CHECK_STR(url, "ws://h/ws?a=1&keepalive_timeout_seconds=10",
+	    "keepalive appended");
+	CHECK(sv_eventsub_url("ws://h/?keepalive_timeout_seconds=5", 30, url,
+	          sizeof(url)) == 0,
+	    "url with its own keepalive");
+	CHECK_STR(url, "ws://h/?keepalive_timeout_seconds=5", "kept as given");
+	CHECK(
+	    sv_eventsub_url("ws://a-rather-long-host.example/with/a/long/path",
+	        30, url, sizeof(url)) < 0,
+	    "too long: -1");
+
+	CHECK(sv_pubsub_type_check("channel.cheer", "1", &e) == 0,
+	    "PubSub carries cheers v1");
+	CHECK(sv_pubsub_type_check("channel.follow", "2", &e) < 0 &&
+	        e.ex == EX_USAGE && strstr(e.msg, "no topic") != NULL,
+	    "no topic for follows");
+	CHECK(sv_pubsub_type_check("channel.subscribe", "2", &e) < 0 &&
+	        strstr(e.msg, "version 1") != NULL,
+	    "only version 1");
+}
+
 /* The events of one PubSub MESSAGE with inner JSON on topic. */
 static json_t *
 ps_events(const char *topic, const char *inner, struct sv_pubsub_msg *m)
@@ -394,6 +447,7 @@ main(void)
 	test_eventsub_conn();
 	test_close_codes();
 	test_want();
+	test_revoke_url_types();
 	test_pubsub_map();
 	test_pubsub_conn();
 	return unit_done();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net.h"
 #include "unit.h"
 #include "ws.h"
 
@@ -488,6 +489,65 @@ test_session(void)
 	close(sv[1]);
 }
 
+static void
+count_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
+{
+	(void)ws;
+	if (op == SV_WS_TEXT && len == 2 && memcmp(data, "ok", 2) == 0)
+		(*(int *)arg)++;
+}
+
+static void
+test_poll_close_until(void)
+{
+	static const char masked_text[] = { (char)0x81, (char)0x82, 0, 0, 0, 0,
+		'o', 'k' };
+	char accept[SV_WS_ACCEPT_LEN] = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+	struct sv_ws_server_opts so = { 0, count_msg, NULL };
+	unsigned char buf[4096];
+	struct sv_ws *ws[2];
+	struct pollfd pfd[2];
+	struct sv_err e;
+	long long t0;
+	int sv[2], sv2[2], got = 0;
+
+	so.arg = &got;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv2) < 0)
+		abort();
+	ws[0] = sv_ws_server_new(sv[0], accept, NULL, 0, &so, &e);
+	ws[1] = sv_ws_server_new(
+	    sv2[0], accept, masked_text, sizeof(masked_text), &so, &e);
+	t0 = sv_net_now_ms();
+	CHECK(sv_ws_poll(ws, 2, pfd, 5000) >= 0 && sv_net_now_ms() - t0 < 1000,
+	    "poll: no waiting while one has input buffered");
+	CHECK(pfd[0].fd == sv[0] && pfd[1].fd == sv2[0] &&
+	        pfd[0].events == sv_ws_events(ws[0]) && pfd[0].events != 0,
+	    "poll: fds and events filled in");
+	(void)drain(sv[1], buf, sizeof(buf), 100);
+	(void)drain(sv2[1], buf, sizeof(buf), 100);
+
+	/* a peer that never answers: back at the deadline, still closing */
+	t0 = sv_net_now_ms();
+	sv_ws_close_until(ws[0], SV_WS_CLOSE_NORMAL, t0 + 200);
+	CHECK(
+	    sv_net_now_ms() - t0 >= 200 && sv_ws_state(ws[0]) == SV_WS_CLOSING,
+	    "close_until: a silent peer, until the deadline");
+	/* a message and the close answer already there: delivered, done */
+	CHECK(write(sv2[1], masked_close, sizeof(masked_close)) ==
+	        (ssize_t)sizeof(masked_close),
+	    "peer's close queued");
+	t0 = sv_net_now_ms();
+	sv_ws_close_until(ws[1], SV_WS_CLOSE_NORMAL, t0 + 5000);
+	CHECK(sv_ws_state(ws[1]) == SV_WS_CLOSED && sv_net_now_ms() - t0 < 1000,
+	    "close_until: done as soon as the handshake is");
+	CHECK(got == 1, "close_until: messages meanwhile reach on_msg");
+	sv_ws_free(ws[0]);
+	sv_ws_free(ws[1]);
+	close(sv[1]);
+	close(sv2[1]);
+}
+
 int
 main(void)
 {
@@ -500,5 +560,6 @@ main(void)
 	test_static();
 	test_frames();
 	test_session();
+	test_poll_close_until();
 	return unit_done();
 }

@@ -366,9 +366,10 @@ main(int argc, char **argv)
 					int seq = s != NULL ? atoi(s + 6) : -1;
 
 					if (seq >= 0 && seq < nevents) {
-						/* kernel receive times do not come in
-						 * the order epoll hands sockets over:
-						 * keep the latest */
+						/* kernel receive times do not
+						 * come in the order epoll
+						 * hands sockets over: keep
+						 * the latest */
 						if (now > last_at[seq])
 							last_at[seq] = now;
 						if (++count[seq] == nclients) {
