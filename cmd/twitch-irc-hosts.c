@@ -800,13 +800,19 @@ live_close(struct live *lv)
 	for (i = 0; i < lv->nconns; i++) {
 		struct sv_ws *s[2] = { lv->conns[i].ws, lv->conns[i].old };
 
+		/*
+		 * Detach first: lines still arrive while closing, and a
+		 * RECONNECT among them would otherwise free or move the
+		 * sessions this loop is driving. Detached, every line is
+		 * "the old session's": data only (live_protocol).
+		 */
+		lv->conns[i].ws = lv->conns[i].old = NULL;
 		for (k = 0; k < 2; k++) {
 			if (s[k] == NULL)
 				continue;
 			sv_ws_close_until(s[k], SV_WS_CLOSE_NORMAL, end);
 			sv_ws_free(s[k]);
 		}
-		lv->conns[i].ws = lv->conns[i].old = NULL;
 	}
 }
 
