@@ -2,18 +2,20 @@
  * loadclient: the client side of scripts/bench/ws, in one epoll process
  * so that the client is not what gets measured.
  *
- *   loadclient [-n CLIENTS] [-e EVENTS] [-r RATE] [-s SIZE] PORTFILE CMD...
+ *   loadclient [-n CLIENTS] [-e EVENTS] [-r RATE] [-s SIZE] [-w WARMUP]
+ *              PORTFILE CMD...
  *
  * Starts CMD (a broadcast server that reads event lines on stdin and
  * writes its ADDR:PORT to PORTFILE), measures its RSS, connects CLIENTS
  * WebSocket clients, measures its RSS again, then writes EVENTS lines of
- * about SIZE bytes to its stdin at RATE per second. For every event it
- * records the time from just before the write(2) to its receipt at the
- * last of the clients. The receipt time is the kernel's receive
- * timestamp of the client socket (SO_TIMESTAMPNS), so the time this
- * process needs to get round to reading 1000 sockets is not counted
- * (without it, every server looks 4 ms or more slower). Prints one JSON
- * line:
+ * about SIZE bytes to its stdin at RATE per second, after WARMUP more that
+ * are sent the same way but not counted (the first sends on fresh
+ * connections take the kernel's slow paths, in every server). For every event
+ * it records the time from just before the write(2) to its receipt at the last
+ * of the clients. The receipt time is the kernel's receive timestamp of the
+ * client socket (SO_TIMESTAMPNS), so the time this process needs to get round
+ * to reading 1000 sockets is not counted (without it, every server looks 4 ms
+ * or more slower). Prints one JSON line:
  *
  *   {"p50_ms":..,"p99_ms":..,"max_ms":..,"rss_idle_kib":..,
  *    "rss_clients_kib":..,"rss_per_conn_bytes":..,"lost":..}
@@ -134,6 +136,7 @@ int
 main(int argc, char **argv)
 {
 	int nclients = 1000, nevents = 400, rate = 50, size = 250, c;
+	int warmup = 0, measured = 0;
 	long long *sent_at, *last_at, t0, next, now, *lat;
 	int *count, ep, in_pipe[2], i, open_n = 0, inflight = 0, started = 0;
 	struct epoll_event ev, evs[512];
@@ -147,7 +150,7 @@ main(int argc, char **argv)
 	pid_t pid;
 	FILE *f;
 
-	while ((c = getopt(argc, argv, "+n:e:r:s:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:e:r:s:w:")) != -1) {
 		switch (c) {
 		case 'n':
 			nclients = atoi(optarg);
@@ -161,16 +164,20 @@ main(int argc, char **argv)
 		case 's':
 			size = atoi(optarg);
 			break;
+		case 'w':
+			warmup = atoi(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (argc - optind < 2) {
 		fprintf(stderr,
-		    "usage: loadclient [-n N] [-e N] [-r N] [-s N] PORTFILE CMD...\n");
+		    "usage: loadclient [-n N] [-e N] [-r N] [-s N] [-w N] PORTFILE CMD...\n");
 		return 2;
 	}
 	pf = argv[optind];
+	nevents += warmup; /* from here on: every event sent */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -373,9 +380,12 @@ main(int argc, char **argv)
 						if (now > last_at[seq])
 							last_at[seq] = now;
 						if (++count[seq] == nclients) {
-							lat[done_events] =
-							    last_at[seq] -
-							    sent_at[seq];
+							if (seq >= warmup)
+								lat[measured++] =
+								    last_at
+								        [seq] -
+								    sent_at
+								        [seq];
 							done_events++;
 						}
 					}
@@ -405,16 +415,16 @@ main(int argc, char **argv)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
-	qsort(lat, (size_t)done_events, sizeof(*lat), cmp_ll);
-	if (done_events == 0) {
+	qsort(lat, (size_t)measured, sizeof(*lat), cmp_ll);
+	if (measured == 0) {
 		printf("{\"lost\":%d}\n", lost);
 		return 1;
 	}
 	printf("{\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
 	       "\"rss_idle_kib\":%ld,\"rss_clients_kib\":%ld,"
 	       "\"rss_per_conn_bytes\":%.0f,\"lost\":%d}\n",
-	    lat[done_events / 2] / 1e6, lat[(done_events * 99) / 100] / 1e6,
-	    lat[done_events - 1] / 1e6, rss0, rss1,
+	    lat[measured / 2] / 1e6, lat[(measured * 99) / 100] / 1e6,
+	    lat[measured - 1] / 1e6, rss0, rss1,
 	    (double)(rss1 - rss0) * 1024.0 / nclients, lost);
 	return 0;
 }
