@@ -360,7 +360,7 @@ PYEOF
 	assert_output '[1009]'
 	# with --no-retry it is a protocol violation
 	listen ps2 --no-retry
-	wait_until 20 es_subs 6 || fail "not subscribed"
+	wait_until 20 es_subs 3 3 || fail "not subscribed"
 	es_send '{"conn":3,"messages":[{"huge":2000000}]}'
 	wait_bg ps2 10 || true
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/ps2.status")" 76
