@@ -711,10 +711,12 @@ on_ws_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 	}
 }
 
-/* Drive one session; returns false when it has ended. */
+/* Drive one session; returns false when it has ended: e says why when it
+ * failed, and is clear (ex 0) when it closed cleanly. */
 static bool
 drive(struct sv_ws *ws, short revents, struct sv_err *e)
 {
+	sv_err_clear(e);
 	return sv_ws_io(ws, revents, e) == 0;
 }
 
