@@ -10,7 +10,6 @@
  * possible, losses are not. One poll loop over stdin and the socket.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -205,10 +204,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 	            argc, argv, "c:e:hk:qr:u:Vv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case OPT_DEFAULT_KEY:
 			o->default_key = optarg;

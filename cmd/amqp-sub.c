@@ -6,7 +6,6 @@
  * one (-q) that keeps messages while nobody consumes. Reconnects,
  * re-declares and re-binds on broker loss.
  */
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,10 +175,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->keys[o->nkeys++] = optarg;
 			break;
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case 'e':
 			o->exchange = optarg;

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -197,10 +196,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 	    (c = getopt_long(argc, argv, "c:e:hqVv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case 'e':
 			if (sv_ircev_parse_events(

@@ -7,7 +7,6 @@
  * PubSub-compatible servers and recorded captures.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -198,10 +197,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->broadcaster = optarg;
 			break;
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case OPT_KEEPALIVE:
 			/* Twitch takes 10-600 and clamps the rest (1.1). */

@@ -245,10 +245,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->so.broadcaster = optarg;
 			break;
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			count_given = true;
 			break;
 		case 'i':

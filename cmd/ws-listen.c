@@ -5,7 +5,6 @@
  * any other WebSocket peer.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -165,10 +164,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 			o->cafile = optarg;
 			break;
 		case 'c':
-			if (sv_cli_ulong(optarg, 1, ULONG_MAX, &o->count) < 0)
-				exit(sv_cli_usage_error(
-				    "--count: expected a positive number, got '%s'",
-				    optarg));
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case 'H':
 			if (optarg[0] == '@')

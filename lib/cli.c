@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -162,6 +163,15 @@ sv_cli_common_or_usage(int c, const char *arg, void (*usage)(FILE *), int *ex)
 	fprintf(stderr, "Try '%s --help'.\n", sv_cli_prog());
 	*ex = EX_USAGE;
 	return 1;
+}
+
+int
+sv_cli_count(const char *arg, unsigned long *out)
+{
+	if (sv_cli_ulong(arg, 1, ULONG_MAX, out) < 0)
+		return sv_cli_usage_error(
+		    "--count: expected a positive number, got '%s'", arg);
+	return 0;
 }
 
 int

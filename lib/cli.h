@@ -107,6 +107,13 @@ int sv_cli_common_or_usage(
 int sv_cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/*
+ * The -c/--count N of every tool that stops after N events or messages:
+ * a positive number into *out. Returns 0, or EX_USAGE after the usage
+ * error was printed (opts_parse() exits with it).
+ */
+int sv_cli_count(const char *arg, unsigned long *out);
+
 /* Print "prog VERSION (libs ...)" to stdout. */
 void sv_cli_version(void);
 
