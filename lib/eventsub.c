@@ -18,12 +18,6 @@ static const struct kind {
 	{ "revocation", SV_EVENTSUB_REVOCATION },
 };
 
-static const char *
-str_at(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static bool
 present(const char *s)
 {
@@ -37,22 +31,69 @@ bad(struct sv_err *e, const char *type, const char *why)
 	    type != NULL ? ": " : "", why);
 }
 
-/* One envelope for (id, event) appended to m->events. */
+/* One envelope for (id, event) appended to out. */
 static int
-add_envelope(struct sv_eventsub_msg *m, const char *id, json_t *event,
-    const char *time, bool raw)
+add_envelope(json_t *out, const char *id, json_t *event, const char *type,
+    const char *version, const char *source, const char *time, json_t *raw)
 {
 	json_t *env;
 
-	env = sv_event_new(id, m->sub_type, m->sub_version, SV_EVENTSUB_SOURCE,
-	    time, json_incref(event));
+	env = sv_event_new(id, type, version, source, time, json_incref(event));
 	if (env == NULL)
 		return -1;
-	if (raw && json_object_set(env, "raw", m->root) < 0) {
+	if (raw != NULL && json_object_set(env, "raw", raw) < 0) {
 		json_decref(env);
 		return -1;
 	}
-	return json_array_append_new(m->events, env);
+	return json_array_append_new(out, env);
+}
+
+json_t *
+sv_eventsub_envelopes(const json_t *payload, const char *id, const char *type,
+    const char *version, const char *source, const char *time, json_t *raw,
+    const char **why)
+{
+	json_t *out, *event, *batch, *item;
+	size_t i;
+
+	event = json_object_get(payload, "event");
+	batch = json_object_get(payload, "events");
+	if (!json_is_object(event) &&
+	    (!json_is_array(batch) || json_array_size(batch) == 0)) {
+		*why = "no event object";
+		return NULL;
+	}
+	if ((out = json_array()) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if (json_is_object(event)) {
+		if (add_envelope(
+		        out, id, event, type, version, source, time, raw) < 0) {
+			*why = "id or type is not UTF-8";
+			goto fail;
+		}
+		return out;
+	}
+	/* Batched subscriptions carry events:[{"id","data"}] (1.5). */
+	json_array_foreach (batch, i, item) {
+		const char *item_id = sv_event_path_str(item, "id");
+
+		if (!present(item_id) ||
+		    !json_is_object(json_object_get(item, "data"))) {
+			*why = "a batched event without id or data";
+			goto fail;
+		}
+		if (add_envelope(out, item_id, json_object_get(item, "data"),
+		        type, version, source, time, raw) < 0) {
+			*why = "event id or type is not UTF-8";
+			goto fail;
+		}
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
 }
 
 static int
@@ -60,34 +101,16 @@ notification(
     struct sv_eventsub_msg *m, json_t *payload, bool raw, struct sv_err *e)
 {
 	char time[SV_EVENT_TIME_LEN];
-	json_t *event, *batch, *item;
-	size_t i;
+	const char *why;
 
 	if (!present(m->sub_type) || !present(m->sub_version))
 		return bad(e, m->type, "no subscription type or version");
 	(void)sv_event_time_normalize(m->timestamp, time);
-	m->events = json_array();
+	m->events =
+	    sv_eventsub_envelopes(payload, m->id, m->sub_type, m->sub_version,
+	        SV_EVENTSUB_SOURCE, time, raw ? m->root : NULL, &why);
 	if (m->events == NULL)
-		return sv_err_set(e, EX_OSERR, "out of memory");
-	event = json_object_get(payload, "event");
-	batch = json_object_get(payload, "events");
-	if (json_is_object(event)) {
-		if (add_envelope(m, m->id, event, time, raw) < 0)
-			return bad(e, m->type, "id or type is not UTF-8");
-		return 0;
-	}
-	if (!json_is_array(batch) || json_array_size(batch) == 0)
-		return bad(e, m->type, "no event object");
-	/* Batched subscriptions carry events:[{"id","data"}] (1.5). */
-	json_array_foreach (batch, i, item) {
-		if (!present(str_at(item, "id")) ||
-		    !json_is_object(json_object_get(item, "data")))
-			return bad(
-			    e, m->type, "a batched event without id or data");
-		if (add_envelope(m, str_at(item, "id"),
-		        json_object_get(item, "data"), time, raw) < 0)
-			return bad(e, m->type, "event id is not UTF-8");
-	}
+		return bad(e, m->type, why);
 	return 0;
 }
 
@@ -98,9 +121,9 @@ session(struct sv_eventsub_msg *m, json_t *payload, struct sv_err *e)
 
 	if (!json_is_object(s))
 		return bad(e, m->type, "no session object");
-	m->session_id = str_at(s, "id");
-	m->session_status = str_at(s, "status");
-	m->reconnect_url = str_at(s, "reconnect_url");
+	m->session_id = sv_event_path_str(s, "id");
+	m->session_status = sv_event_path_str(s, "status");
+	m->reconnect_url = sv_event_path_str(s, "reconnect_url");
 	ka = json_object_get(s, "keepalive_timeout_seconds");
 	if (json_is_integer(ka) && json_integer_value(ka) > 0 &&
 	    json_integer_value(ka) <= 3600)
@@ -130,9 +153,9 @@ sv_eventsub_parse(const char *data, size_t len, bool raw,
 	md = json_object_get(m->root, "metadata");
 	if (!json_is_object(md))
 		return bad(e, NULL, "no metadata object");
-	m->id = str_at(md, "message_id");
-	m->type = str_at(md, "message_type");
-	m->timestamp = str_at(md, "message_timestamp");
+	m->id = sv_event_path_str(md, "message_id");
+	m->type = sv_event_path_str(md, "message_type");
+	m->timestamp = sv_event_path_str(md, "message_timestamp");
 	if (!present(m->type))
 		return bad(e, NULL, "no metadata.message_type");
 	if (!present(m->id))
@@ -153,16 +176,16 @@ sv_eventsub_parse(const char *data, size_t len, bool raw,
 	sub = json_object_get(payload, "subscription");
 	if (!json_is_object(sub))
 		return bad(e, m->type, "no subscription object");
-	m->sub_id = str_at(sub, "id");
-	m->sub_status = str_at(sub, "status");
+	m->sub_id = sv_event_path_str(sub, "id");
+	m->sub_status = sv_event_path_str(sub, "status");
 	/* The metadata names the type on both messages (1.2); the
 	 * subscription object repeats it. */
-	m->sub_type = str_at(md, "subscription_type");
+	m->sub_type = sv_event_path_str(md, "subscription_type");
 	if (!present(m->sub_type))
-		m->sub_type = str_at(sub, "type");
-	m->sub_version = str_at(md, "subscription_version");
+		m->sub_type = sv_event_path_str(sub, "type");
+	m->sub_version = sv_event_path_str(md, "subscription_version");
 	if (!present(m->sub_version))
-		m->sub_version = str_at(sub, "version");
+		m->sub_version = sv_event_path_str(sub, "version");
 	if (m->kind == SV_EVENTSUB_NOTIFICATION)
 		return notification(m, payload, raw, e);
 	if (!present(m->sub_type))

@@ -102,6 +102,19 @@ struct sv_eventsub_msg {
  * wrong; EX_OSERR). m must be released with sv_eventsub_msg_fini()
  * either way.
  */
+/*
+ * The events of a notification payload, which both transports share
+ * (twitch-protocols.md 1.5, 2.5): payload.event as one envelope with id,
+ * or each item of a batched payload.events ({"id","data"}) with its own
+ * id. Each envelope gets type, version, source and time as given, and
+ * raw as "raw" unless it is NULL (borrowed). Returns a new array of at
+ * least one envelope, or NULL with *why set to a static text saying what
+ * is wrong. Thread-safe.
+ */
+json_t *sv_eventsub_envelopes(const json_t *payload, const char *id,
+    const char *type, const char *version, const char *source, const char *time,
+    json_t *raw, const char **why);
+
 int sv_eventsub_parse(const char *data, size_t len, bool raw,
     struct sv_eventsub_msg *m, struct sv_err *e);
 

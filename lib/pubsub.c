@@ -15,12 +15,6 @@
 #define TOPIC_BITS2 "channel-bits-events-v2"
 #define TOPIC_POINTS "channel-points-channel-v1"
 
-static const char *
-str_at(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static bool
 present(const char *s)
 {
@@ -73,7 +67,8 @@ static int
 add_event(struct sv_pubsub_msg *m, const char *type, const char *id,
     const char *when, json_t *event, bool raw)
 {
-	const char *msg = str_at(json_object_get(m->root, "data"), "message");
+	const char *msg =
+	    sv_event_path_str(json_object_get(m->root, "data"), "message");
 	char hid[SV_EVENT_ID_LEN], t[SV_EVENT_TIME_LEN];
 	struct sv_buf b;
 	json_t *env;
@@ -107,7 +102,7 @@ add_event(struct sv_pubsub_msg *m, const char *type, const char *id,
 static int
 tier(json_t *ev, const json_t *in)
 {
-	const char *plan = str_at(in, "sub_plan");
+	const char *plan = sv_event_path_str(in, "sub_plan");
 
 	if (plan == NULL)
 		return 0;
@@ -164,7 +159,8 @@ static int
 map_sub(struct sv_pubsub_msg *m, bool raw)
 {
 	const json_t *in = m->inner;
-	const char *ctx = str_at(in, "context"), *when = str_at(in, "time");
+	const char *ctx = sv_event_path_str(in, "context"),
+	           *when = sv_event_path_str(in, "time");
 	json_t *ev, *gift, *msg, *mm;
 	bool anon;
 	int rc = 0;
@@ -300,8 +296,9 @@ map_bits(struct sv_pubsub_msg *m, bool raw)
 		json_decref(ev);
 		return -1;
 	}
-	return add_event(m, "channel.cheer", str_at(m->inner, "message_id"),
-	    str_at(d, "time"), ev, raw);
+	return add_event(m, "channel.cheer",
+	    sv_event_path_str(m->inner, "message_id"),
+	    sv_event_path_str(d, "time"), ev, raw);
 }
 
 /* channel-points-channel-v1 reward-redeemed (section 4.5 -> 3.8). */
@@ -309,7 +306,7 @@ static int
 map_points(struct sv_pubsub_msg *m, bool raw)
 {
 	const json_t *d = json_object_get(m->inner, "data"), *r, *u, *rw;
-	const char *type = str_at(m->inner, "type"), *st;
+	const char *type = sv_event_path_str(m->inner, "type"), *st;
 	char status[32];
 	json_t *ev, *reward;
 	size_t i;
@@ -336,7 +333,7 @@ map_points(struct sv_pubsub_msg *m, bool raw)
 	rc |= copy_str(ev, "user_login", u, "login");
 	rc |= copy_str(ev, "user_name", u, "display_name");
 	rc |= copy_str(ev, "user_input", r, "user_input");
-	st = str_at(r, "status");
+	st = sv_event_path_str(r, "status");
 	if (st != NULL && strlen(st) < sizeof(status)) {
 		/* PubSub writes UNFULFILLED, EventSub unfulfilled. */
 		for (i = 0; st[i] != '\0'; i++)
@@ -359,7 +356,7 @@ map_points(struct sv_pubsub_msg *m, bool raw)
 	}
 	return add_event(m,
 	    "channel.channel_points_custom_reward_redemption.add", NULL,
-	    str_at(r, "redeemed_at"), ev, raw);
+	    sv_event_path_str(r, "redeemed_at"), ev, raw);
 }
 
 static int
@@ -369,7 +366,7 @@ message(struct sv_pubsub_msg *m, bool raw, struct sv_err *e)
 	json_error_t je;
 	int rc;
 
-	m->topic = str_at(data, "topic");
+	m->topic = sv_event_path_str(data, "topic");
 	msg = json_object_get(data, "message");
 	if (!present(m->topic) || !json_is_string(msg))
 		return sv_err_set(e, EX_PROTOCOL,
@@ -416,13 +413,13 @@ sv_pubsub_parse(const char *data, size_t len, bool raw, struct sv_pubsub_msg *m,
 		return sv_err_set(e, EX_PROTOCOL, "not JSON: %s", je.text);
 	if (!json_is_object(m->root))
 		return sv_err_set(e, EX_PROTOCOL, "not a JSON object");
-	m->type = str_at(m->root, "type");
+	m->type = sv_event_path_str(m->root, "type");
 	if (!present(m->type))
 		return sv_err_set(e, EX_PROTOCOL, "no \"type\" string");
 	if (strcmp(m->type, "RESPONSE") == 0) {
 		m->kind = SV_PUBSUB_RESPONSE;
-		m->nonce = str_at(m->root, "nonce");
-		m->error = str_at(m->root, "error");
+		m->nonce = sv_event_path_str(m->root, "nonce");
+		m->error = sv_event_path_str(m->root, "error");
 		if (m->error == NULL)
 			return sv_err_set(
 			    e, EX_PROTOCOL, "RESPONSE without an error string");

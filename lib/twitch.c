@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "event.h"
+#include "eventsub.h"
 #include "twitch.h"
 #include "types.h"
 
@@ -121,12 +123,6 @@ sv_twitch_verify(const char *secret, const char *id, const char *timestamp,
 	return ok;
 }
 
-static const char *
-str_at(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static bool
 present(const char *s)
 {
@@ -141,54 +137,18 @@ reject(struct sv_twitch_msg *m, enum sv_twitch_verdict v, const char *why)
 	return v;
 }
 
-/* One envelope for (id, event) appended to m->events. */
-static int
-add_envelope(struct sv_twitch_msg *m, const char *id, json_t *event)
-{
-	json_t *env;
-
-	env = sv_event_new(id, m->sub_type, m->sub_version,
-	    SV_TWITCH_SOURCE_WEBHOOK, m->time, json_incref(event));
-	if (env == NULL)
-		return -1;
-	return json_array_append_new(m->events, env);
-}
-
 static enum sv_twitch_verdict
 notification(const struct sv_twitch_delivery *d, struct sv_twitch_msg *m)
 {
-	json_t *event, *batch, *item;
-	size_t i;
+	const char *why;
 
 	if (!present(m->sub_type) || !present(m->sub_version))
 		return reject(m, SV_TWITCH_BAD_MESSAGE,
 		    "no subscription type or version");
-	m->events = json_array();
+	m->events = sv_eventsub_envelopes(m->body, d->id, m->sub_type,
+	    m->sub_version, SV_TWITCH_SOURCE_WEBHOOK, m->time, NULL, &why);
 	if (m->events == NULL)
-		return reject(m, SV_TWITCH_BAD_MESSAGE, "out of memory");
-	event = json_object_get(m->body, "event");
-	batch = json_object_get(m->body, "events");
-	if (json_is_object(event)) {
-		if (add_envelope(m, d->id, event) < 0)
-			return reject(m, SV_TWITCH_BAD_MESSAGE,
-			    "message id or type is not UTF-8");
-	} else if (json_is_array(batch) && json_array_size(batch) > 0) {
-		/* Batched subscriptions carry events:[{"id","data"}]
-		 * (section 1.5); each has its own id. */
-		json_array_foreach (batch, i, item) {
-			if (!present(str_at(item, "id")) ||
-			    !json_is_object(json_object_get(item, "data")))
-				return reject(m, SV_TWITCH_BAD_MESSAGE,
-				    "a batched event without id or data");
-			if (add_envelope(m, str_at(item, "id"),
-			        json_object_get(item, "data")) < 0)
-				return reject(m, SV_TWITCH_BAD_MESSAGE,
-				    "message type is not UTF-8");
-		}
-	} else {
-		return reject(m, SV_TWITCH_BAD_MESSAGE,
-		    "a notification without an event object");
-	}
+		return reject(m, SV_TWITCH_BAD_MESSAGE, why);
 	m->verdict = SV_TWITCH_NOTIFICATION;
 	return m->verdict;
 }
@@ -228,19 +188,19 @@ sv_twitch_delivery_check(const struct sv_twitch_delivery *d, const char *secret,
 	if (!json_is_object(sub))
 		return reject(
 		    m, SV_TWITCH_BAD_MESSAGE, "no subscription object");
-	m->sub_id = str_at(sub, "id");
-	m->sub_status = str_at(sub, "status");
-	m->sub_type = str_at(sub, "type");
+	m->sub_id = sv_event_path_str(sub, "id");
+	m->sub_status = sv_event_path_str(sub, "status");
+	m->sub_type = sv_event_path_str(sub, "type");
 	if (m->sub_type == NULL)
 		m->sub_type = d->sub_type;
-	m->sub_version = str_at(sub, "version");
+	m->sub_version = sv_event_path_str(sub, "version");
 	if (m->sub_version == NULL)
 		m->sub_version = d->sub_version;
 
 	if (strcmp(d->type, SV_TWITCH_MSG_NOTIFICATION) == 0)
 		return notification(d, m);
 	if (strcmp(d->type, SV_TWITCH_MSG_VERIFICATION) == 0) {
-		m->challenge = str_at(m->body, "challenge");
+		m->challenge = sv_event_path_str(m->body, "challenge");
 		if (!present(m->challenge))
 			return reject(m, SV_TWITCH_BAD_MESSAGE,
 			    "a verification without a challenge");
