@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hconn.h"
+#include "http.h"
 #include "log.h"
 #include "net.h"
 
@@ -87,33 +88,13 @@ sv_hconn_take(struct sv_hconn *h)
 	return fd;
 }
 
-const char *
-sv_hconn_status_text(unsigned status)
+/* A reason phrase for the status line; "Error" for one not listed. */
+static const char *
+reason_or_error(unsigned status)
 {
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 426:
-		return "Upgrade Required";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Error";
-	}
+	const char *r = sv_http_reason(status);
+
+	return *r != '\0' ? r : "Error";
 }
 
 /* Start writing an answer: the head, then body bytes or a file. */
@@ -129,7 +110,7 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 	        "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	        "Connection: close\r\nCache-Control: no-store\r\n"
 	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
-	        status, sv_hconn_status_text(status), ctype, len,
+	        status, reason_or_error(status), ctype, len,
 	        extra != NULL ? extra : "") < 0 ||
 	    (!head_only && file_fd < 0 && blen > 0 &&
 	        sv_buf_append(&h->out, body, blen) < 0)) {

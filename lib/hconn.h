@@ -119,8 +119,4 @@ void sv_hconn_respond_text(
  */
 int sv_hconn_take(struct sv_hconn *h);
 
-/* The reason phrase of a status ("Not Found"); "Error" for one not
- * known here. */
-const char *sv_hconn_status_text(unsigned status);
-
 #endif

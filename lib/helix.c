@@ -83,37 +83,6 @@ sv_helix_query_add(struct sv_buf *q, const char *key, const char *value)
 	return 0;
 }
 
-static const char *
-reason(long status)
-{
-	switch (status) {
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 409:
-		return "Conflict";
-	case 410:
-		return "Gone";
-	case 422:
-		return "Unprocessable Entity";
-	case 429:
-		return "Too Many Requests";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "";
-	}
-}
-
 const char *
 sv_helix_error_text(
     long status, const char *body, size_t len, char *out, size_t outlen)
@@ -130,7 +99,7 @@ sv_helix_error_text(
 		msg = json_string_value(json_object_get(o, "message"));
 	}
 	if (err == NULL || *err == '\0')
-		err = reason(status);
+		err = sv_http_reason(status);
 	(void)snprintf(out, outlen, "%ld%s%s%s%s", status, *err ? " " : "", err,
 	    msg != NULL && *msg != '\0' ? ": " : "", msg != NULL ? msg : "");
 	json_decref(o);

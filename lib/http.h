@@ -64,6 +64,12 @@ const char *sv_http_resp_header(
 int sv_http_status_ex(long status);
 
 /*
+ * The reason phrase of a status (RFC 9110 15: "Not Found"), for the ones
+ * the tools send or meet; "" for any other. Thread-safe.
+ */
+const char *sv_http_reason(long status);
+
+/*
  * URL-encode s for a query string or form body, appended to b.
  * 0, or -1 when out of memory.
  */

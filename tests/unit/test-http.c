@@ -167,12 +167,22 @@ test_net(void)
 	    "port not a number");
 }
 
+static void
+test_reason(void)
+{
+	CHECK_STR(sv_http_reason(404), "Not Found", "reason phrase");
+	CHECK_STR(
+	    sv_http_reason(429), "Too Many Requests", "reason phrase 429");
+	CHECK_STR(sv_http_reason(599), "", "no phrase for an unknown status");
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	sv_log_init("test-http");
 	test_net();
+	test_reason();
 	test_roundtrip();
 	test_tls_verify();
 	return unit_done();
