@@ -9,19 +9,6 @@
 #include "event.h"
 #include "types.h"
 
-static char *
-dup_or_null(const char *s, bool *oom)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*oom = true;
-	return d;
-}
-
 int
 sv_bcast_event_init(
     struct sv_bcast_event *ev, const json_t *obj, const char *line, size_t len)
@@ -35,9 +22,9 @@ sv_bcast_event_init(
 		login =
 		    sv_event_path_str(obj, "event.to_broadcaster_user_login");
 	ev->frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
-	ev->id = dup_or_null(sv_event_path_str(obj, "id"), &oom);
-	ev->type = dup_or_null(sv_event_path_str(obj, "type"), &oom);
-	ev->login = dup_or_null(login, &oom);
+	ev->id = sv_buf_strdup(sv_event_path_str(obj, "id"), &oom);
+	ev->type = sv_buf_strdup(sv_event_path_str(obj, "type"), &oom);
+	ev->login = sv_buf_strdup(login, &oom);
 	if (ev->frame == NULL || oom) {
 		sv_bcast_event_fini(ev);
 		return -1;

@@ -236,3 +236,15 @@ sv_lines_get(struct sv_lines *r, const char **line, size_t *len)
 		}
 	}
 }
+
+char *
+sv_buf_strdup(const char *s, bool *oom)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*oom = true;
+	return d;
+}

@@ -89,4 +89,11 @@ enum sv_lines_res sv_lines_next(
 enum sv_lines_res sv_lines_get(
     struct sv_lines *r, const char **line, size_t *len);
 
+/*
+ * A malloc'd copy of s, or NULL when s is NULL. When the copy cannot be
+ * made it returns NULL and sets *oom (left alone otherwise), so several
+ * copies can be made and checked once.
+ */
+char *sv_buf_strdup(const char *s, bool *oom);
+
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "log.h"
 #include "token.h"
@@ -321,19 +322,6 @@ expiring(const struct sv_token_rec *r)
 	return wall_s() + ahead >= r->expires_at;
 }
 
-static char *
-dup_or_null(const char *s, bool *oom)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*oom = true;
-	return d;
-}
-
 /*
  * A record from a fresh grant. base (may be NULL) gives what the grant
  * does not repeat: the refresh token when it did not rotate, the scopes,
@@ -348,27 +336,27 @@ rec_from_grant(struct sv_token *t, const struct sv_oauth_grant *g,
 	long expires_in;
 
 	memset(r, 0, sizeof(*r));
-	r->client_id = dup_or_null(t->client_id != NULL ? t->client_id :
-	        v != NULL                               ? v->client_id :
-	                                                  NULL,
+	r->client_id = sv_buf_strdup(t->client_id != NULL ? t->client_id :
+	        v != NULL                                 ? v->client_id :
+	                                                    NULL,
 	    &oom);
-	r->access_token = dup_or_null(g->access_token, &oom);
-	r->refresh_token = dup_or_null(g->refresh_token != NULL ?
+	r->access_token = sv_buf_strdup(g->access_token, &oom);
+	r->refresh_token = sv_buf_strdup(g->refresh_token != NULL ?
 	        g->refresh_token :
 	        (base != NULL ? base->refresh_token : NULL),
 	    &oom);
-	r->scopes = dup_or_null(g->scopes != NULL ? g->scopes :
-	        v != NULL                         ? v->scopes :
-	        base != NULL                      ? base->scopes :
-	                                            NULL,
+	r->scopes = sv_buf_strdup(g->scopes != NULL ? g->scopes :
+	        v != NULL                           ? v->scopes :
+	        base != NULL                        ? base->scopes :
+	                                              NULL,
 	    &oom);
-	r->login = dup_or_null(v != NULL ? v->login :
-	        base != NULL             ? base->login :
-	                                   NULL,
-	    &oom);
-	r->user_id = dup_or_null(v != NULL ? v->user_id :
-	        base != NULL               ? base->user_id :
+	r->login = sv_buf_strdup(v != NULL ? v->login :
+	        base != NULL               ? base->login :
 	                                     NULL,
+	    &oom);
+	r->user_id = sv_buf_strdup(v != NULL ? v->user_id :
+	        base != NULL                 ? base->user_id :
+	                                       NULL,
 	    &oom);
 	expires_in = g->expires_in > 0 ? g->expires_in :
 	    v != NULL                  ? v->expires_in :
