@@ -70,6 +70,16 @@ function feed(...evs) {
   return Date.now();
 }
 
+// Wait until ws-broadcast has taken n events (its /healthz count).
+async function eventsTaken(n) {
+  for (let i = 0; i < 200; i++) {
+    const h = await (await fetch("http://" + addr + "/healthz")).json();
+    if (h.events >= n) return;
+    await sleep(25);
+  }
+  fail("ws-broadcast did not take " + n + " events");
+}
+
 async function openPage(p, query) {
   const page = await browser.newPage({ viewport: { width: 900, height: 260 } });
   page.on("pageerror", (e) => { console.log("# page error: " + e.message); });
@@ -314,14 +324,18 @@ const scenarios = {
       trigger("cheer", ["--user", "pixelpanda", "--amount", "500", "--message", "Cheer500 what a clutch"]),
     ];
     feed(...evs.slice(0, 4));
-    await sleep(300);
+    await eventsTaken(4);
     const page = await openPage("/", "?token=readme&duration=30");
     await page.setViewportSize({ width: 820, height: 230 });
     await page.addStyleTag({ content: "html { background: radial-gradient(circle at 30% 20%, #3b5a7a, #16202c 70%) !important; }" });
     await connected(page);
     feed(evs[4]);
     await waitShown(page, evs[4].id, 2000);
-    await sleep(800); // the pop-in animation
+    // the pop-in animation finished
+    await page.waitForFunction(() => {
+      const pop = document.getAnimations().filter((a) => a.animationName === "pop-in");
+      return pop.length > 0 && pop.every((a) => a.playState === "finished");
+    }, null, { timeout: 3000, polling: 20 });
     await page.screenshot({ path: path.join(outdir, "overlay.png") });
     const dash = await openPage("/dashboard", "?token=readme");
     await dash.setViewportSize({ width: 1000, height: 420 });
