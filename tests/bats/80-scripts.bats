@@ -164,7 +164,7 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 		for k in Restart=on-failure DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes \
 			PrivateTmp=yes ProtectHome=yes StateDirectory=servitor ConfigurationDirectory=servitor \
 			Environment=SERVITOR_HOME=/var/lib/servitor EnvironmentFile=-/etc/servitor/servitor.env \
-			CapabilityBoundingSet= RestartPreventExitStatus='64 78'; do
+			CapabilityBoundingSet= RestartPreventExitStatus='64 78' KillMode=mixed; do
 			grep -qx -- "$k" "$u" || fail "${u##*/}: no $k"
 		done
 		# secrets only as credentials, never as values in the unit

@@ -25,7 +25,12 @@ teardown() {
 }
 
 health() {
-	curl -sf "http://$WS/healthz"
+	curl -sf --max-time 10 "http://$WS/healthz"
+}
+
+# exchange_bound X KEY: a queue is bound to exchange X with KEY.
+exchange_bound() {
+	rmqctl -q list_bindings source_name routing_key | grep -qxF "$1	$2"
 }
 
 # retry ID: one webhook delivery of a follow with Twitch message id ID,
@@ -108,7 +113,7 @@ retry() {
 	WS=127.0.0.1:$WSP
 	wait_until 20 health || fail "$(cat "$T/sub.err")"
 	# amqp-sub consumes once its queue is bound to the exchange
-	wait_until 20 bash -c "rabbitmqctl -q list_bindings source_name routing_key | grep -q '^$AMQP_X	channel.#'"
+	wait_until 20 exchange_bound "$AMQP_X" 'channel.#'
 	start_bg pub env SERVITOR_SOURCES=webhook SERVITOR_WEBHOOK_LISTEN="127.0.0.1:$WHP" \
 		"$SV_TOP/scripts/servitor-amqp" pub
 	WH=127.0.0.1:$WHP
@@ -127,4 +132,30 @@ retry() {
 	assert_equal "$(cat "$T/pub.status") $(cat "$T/sub.status")" "0 0"
 	run ! pgrep -f "ws-broadcast --listen 127.0.0.1:$WSP"
 	run ! pgrep -f "twitch-webhookd --listen 127.0.0.1:$WHP"
+}
+
+@test "scripts/servitor-amqp pub: SIGTERM while events wait in the pipe; every delivery answered 2xx reaches the queue" {
+	local q
+	q=$(tname)
+	new_exchange
+	durable_queue "$q" "$AMQP_X" '#'
+	# amqp-pub reaches the broker through a proxy, frozen below: its window
+	# of 1,000 unconfirmed lines fills and the rest waits in the pipe
+	start_proxy proxy
+	WHP=$(free_port)
+	start_bg pub env SERVITOR_BIN="$SV_BIN" SERVITOR_EXCHANGE="$AMQP_X" SERVITOR_SOURCES=webhook \
+		SERVITOR_WEBHOOK_LISTEN="127.0.0.1:$WHP" SERVITOR_AMQP_URLS="amqp://guest:guest@127.0.0.1:$PROXY_PORT" \
+		"$SV_TOP/scripts/servitor-amqp" pub
+	WH=127.0.0.1:$WHP
+	wait_until 20 curl -sf --max-time 5 "http://$WH/healthz" || fail "$(cat "$T/pub.err")"
+	kill -HUP "$(bg_pid proxy)"
+	run -0 --separate-stderr timeout 120 twitch-trigger follow --count 1200 --webhook "http://$WH/eventsub"
+	# every delivery was answered 2xx, so Twitch will not send it again
+	run -0 bash -c "curl -sf --max-time 5 http://$WH/healthz | jq -e '.verified == 1200 and .busy == 0'"
+	kill -TERM "$(bg_pid pub)"
+	# stopping must not drop what waits behind the full window
+	kill -USR2 "$(bg_pid proxy)"
+	wait_bg pub 60 || fail "servitor-amqp pub exited $(cat "$T/pub.status" 2>/dev/null): $(tail -5 "$T/pub.err")"
+	assert_equal "$(cat "$T/pub.status")" 0
+	assert_equal "$(queue_messages "$q")" 1200
 }
