@@ -102,6 +102,11 @@ struct sv_eventsub_msg {
  * wrong; EX_OSERR). m must be released with sv_eventsub_msg_fini()
  * either way.
  */
+int sv_eventsub_parse(const char *data, size_t len, bool raw,
+    struct sv_eventsub_msg *m, struct sv_err *e);
+
+void sv_eventsub_msg_fini(struct sv_eventsub_msg *m);
+
 /*
  * The events of a notification payload, which both transports share
  * (twitch-protocols.md 1.5, 2.5): payload.event as one envelope with id,
@@ -114,11 +119,6 @@ struct sv_eventsub_msg {
 json_t *sv_eventsub_envelopes(const json_t *payload, const char *id,
     const char *type, const char *version, const char *source, const char *time,
     json_t *raw, const char **why);
-
-int sv_eventsub_parse(const char *data, size_t len, bool raw,
-    struct sv_eventsub_msg *m, struct sv_err *e);
-
-void sv_eventsub_msg_fini(struct sv_eventsub_msg *m);
 
 /* What a close code means (section 1.8): "connection unused", ...; ""
  * for a code Twitch does not define. */
