@@ -790,9 +790,13 @@ sess_timers(struct run *r, struct sess *s, long long *wake)
 
 	if (s->es.welcome_new) {
 		welcomed(r, s);
-		if (r->ex >= 0)
-			return true;
-		now = sv_net_now_ms();
+		/*
+		 * Subscribing waited on Helix; the keepalives that came
+		 * meanwhile are still unread in the socket. Read them (the
+		 * next round, at once) before judging liveness.
+		 */
+		*wake = sv_net_now_ms();
+		return true;
 	}
 	if (s->listened) {
 		s->listened = false;

@@ -55,6 +55,13 @@ es_subs() {
 	[ "$(es_log --argjson c "${2:-0}" '[.[] | select(.event == "subscribed" and ($c == 0 or .conn == $c))] | length')" -ge "$1" ]
 }
 
+# es_keepalives_after_subs N: the fake sent at least N keepalives on
+# connection 1 after its last subscription was created.
+es_keepalives_after_subs() {
+	[ "$(es_log '(map(select(.event == "subscribed" and .conn == 1)) | last | .t) as $t
+	    | [.[] | select(.event == "sent" and .conn == 1 and .kind == "session_keepalive" and .t > $t)] | length')" -ge "$1" ]
+}
+
 # es_posts: how many subscriptions Helix was asked to create.
 es_posts() {
 	fake_requests '[.[] | select(.method == "POST" and .path == "/helix/eventsub/subscriptions")] | length'
@@ -328,6 +335,25 @@ PYEOF
 		fail "$(cat "$BATS_TEST_TMPDIR/ps.err")"
 	run -69 --separate-stderr timeout 20 twitch-pubsub -b glowcaster --url "$ES_URL" --no-retry
 	[[ "$stderr" == *"certificate"* ]] || fail "$stderr"
+}
+
+@test "a slow Helix while subscribing is not keepalive silence: the keepalives that came meanwhile count" {
+	start_es
+	seed_user glowcaster >/dev/null
+	# three creates of 1 s each: longer than the keepalive window (2 s)
+	fake_ctl /_fake/config '{"delay_ms":{"/helix/eventsub/subscriptions":1000}}' >/dev/null
+	listen ps --keepalive 2 -v
+	wait_until 20 es_subs 3 1 || fail "not subscribed"
+	# three keepalives later the first connection is still the one in use
+	wait_until 20 es_keepalives_after_subs 3 || fail "no keepalives: $(cat "$BATS_TEST_TMPDIR/ps.err")"
+	es_send "{\"messages\":[$(notif k1)]}"
+	wait_lines "$BATS_TEST_TMPDIR/ps.out" 1
+	run -0 es_log -c '[.[] | select(.event == "connect")] | length'
+	assert_output 1
+	run grep -c "keepalive time" "$BATS_TEST_TMPDIR/ps.err"
+	assert_output 0
+	stop_bg ps
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/ps.status")" 0
 }
 
 @test "bad frames are skipped with a warning: not JSON, wrong shape, unknown type, binary; a huge frame reconnects" {
