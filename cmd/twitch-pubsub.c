@@ -593,7 +593,9 @@ on_ws_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 
 	(void)ws;
 	s->es.last_rx_ms = sv_net_now_ms();
-	if (s->r->ex >= 0 || s->drop != NULL)
+	/* A session about to be dropped still delivers what it received:
+	 * PubSub never sends it again (the dedupe drops doubles). */
+	if (s->r->ex >= 0)
 		return;
 	if (op != SV_WS_TEXT) {
 		s->r->bad++;
