@@ -520,10 +520,16 @@ ps_log() {
 	jq -s -c "$@" "$PS_LOG"
 }
 
+# dropped_at_least N: twitch-pubsub (run with -vv as "ps") has dropped at
+# least N events it had already printed.
+dropped_at_least() {
+	[ "$(grep -c 'already printed; dropped' "$BATS_TEST_TMPDIR/ps.err")" -ge "$1" ]
+}
+
 PS_ALL=channel.subscribe,channel.subscription.message,channel.subscription.gift,channel.cheer,channel.channel_points_custom_reward_redemption.add
 
 @test "pubsub: one LISTEN per topic with a nonce and the bare token; every sub context, cheers and points mapped (golden)" {
-	start_pubsub --replay "$PSFX/capture.ndjson"
+	start_pubsub --replay "$PSFX/capture.ndjson" --listens 3
 	run -0 --separate-stderr timeout 20 twitch-pubsub --protocol pubsub -b glowcaster --url "$PS_URL" -t "$PS_ALL" -c 14 -vv
 	printf '%s\n' "${lines[@]}" >"$BATS_TEST_TMPDIR/out.ndjson"
 	assert_ndjson "$BATS_TEST_TMPDIR/out.ndjson"
@@ -565,6 +571,10 @@ PS_ALL=channel.subscribe,channel.subscription.message,channel.subscription.gift,
 	# TWITCH_TOKEN is used as given: no refresh
 	run -77 --separate-stderr env TWITCH_TOKEN="$(store_get .user.access_token)" timeout 20 \
 		twitch-pubsub --protocol pubsub -b glowcaster --url "$PS_URL"
+	run -0 ps_log '[.[] | select(.event == "listen") | .auth_ok]'
+	assert_output '[false,false,false]'
+	run -0 fake_requests '[.[] | select(.path == "/oauth2/token") | .form.grant_type]'
+	assert_output '["refresh_token"]'
 	stop_bg pubsub
 	start_bg pubsub2 "$PY" "$SV_FAKES/pubsub-server.py" --listen 127.0.0.1:0 \
 		--port-file "$BATS_TEST_TMPDIR/pubsub2.port" --log "$PS_LOG" \
@@ -596,9 +606,12 @@ PS_ALL=channel.subscribe,channel.subscription.message,channel.subscription.gift,
 
 @test "pubsub: RECONNECT opens a new connection, LISTENs, then closes the old; nothing lost or doubled" {
 	start_pubsub --replay "$PSFX/capture.ndjson" --reconnect-after 3
-	start_bg ps twitch-pubsub --protocol pubsub -b glowcaster --url "$PS_URL" -v
+	start_bg ps twitch-pubsub --protocol pubsub -b glowcaster --url "$PS_URL" -vv
 	wait_lines "$BATS_TEST_TMPDIR/ps.out" 11
 	wait_until 10 bash -c "jq -s -e '[.[] | select(.event == \"closed\" and .conn == 1)] | length == 1' '$PS_LOG'"
+	# the new connection got the whole capture again: every one a double
+	wait_until 10 bash -c "jq -s -e 'any(.[]; .event == \"replayed\" and .conn == 2)' '$PS_LOG'"
+	wait_until 10 dropped_at_least 11
 	stop_bg ps
 	run -0 jq -s -c 'map(.id) | [length, (unique | length)]' "$BATS_TEST_TMPDIR/ps.out"
 	assert_output '[11,11]'

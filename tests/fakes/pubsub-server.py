@@ -10,6 +10,10 @@ one server frame per line, as Twitch sent them; a MESSAGE is sent once
 its data.topic has been LISTENed, any other line (garbage included) as
 it is.
 
+The replay starts once --listens N LISTENs (default 1) have been
+answered on the connection, so which topics count is not a matter of
+timing: the client sends one LISTEN per topic.
+
 Scenarios: --no-pong (PINGs go unanswered), --reconnect-after N (the
 first connection sends RECONNECT after N replayed frames and then the
 rest), --no-response (LISTEN is never answered), --error ERR (every
@@ -43,6 +47,8 @@ ap.add_argument("--no-pong", action="store_true")
 ap.add_argument("--no-response", action="store_true")
 ap.add_argument("--error", help="answer every LISTEN with this error")
 ap.add_argument("--reconnect-after", type=int, default=-1)
+ap.add_argument("--listens", type=int, default=1,
+                help="replay once this many LISTENs have succeeded")
 args = ap.parse_args()
 
 logf = open(args.log, "a", buffering=1)
@@ -88,6 +94,7 @@ async def handler(ws, path=None):
     conn = conns
     listened = set()
     replaying = None
+    ok_listens = 0
     log(conn, "connect", path=path or getattr(ws, "path", None))
     try:
         async for frame in ws:
@@ -123,13 +130,10 @@ async def handler(ws, path=None):
                 if err:
                     continue
                 listened.update(topics)
-                # Replay once every topic asked so far is listened: the
-                # client sends one LISTEN per topic, back to back.
-                if replaying is not None:
-                    replaying.cancel()
-                replaying = asyncio.get_running_loop().call_later(
-                    0.2, lambda: asyncio.ensure_future(
-                        replay(ws, conn, set(listened))))
+                ok_listens += 1
+                if ok_listens == args.listens:
+                    replaying = asyncio.ensure_future(
+                        replay(ws, conn, set(listened)))
             else:
                 log(conn, "frame", kind=kind)
                 await ws.send(json.dumps({"type": "RESPONSE",
