@@ -44,7 +44,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	wait_bg reader 60
 	n=$(wc -l <"$BATS_TEST_TMPDIR/part1")
 	[ "$n" -lt 3000 ] || fail "the kill came too late ($n lines)"
-	wait_until 20 test "$(queue_consumers "$q")" = 0
+	wait_until 20 queue_consumers_is "$q" 0
 	n=$(queue_messages "$q")
 	[ "$n" -gt 0 ]
 	start_sub rest -q "$q" --no-declare -c "$n"
@@ -67,7 +67,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	assert_equal "$(queue_messages "$q")" 90
 	run -0 --separate-stderr timeout 20 amqp-sub -q "$q" --no-declare --no-ack -c 10
 	assert_equal "${#lines[@]}" 10
-	wait_until 10 test "$(queue_consumers "$q")" = 0
+	wait_until 10 queue_consumers_is "$q" 0
 	# what the broker had pushed beyond the 10 is gone
 	n=$(queue_messages "$q")
 	[ "$n" -lt 90 ] || fail "--no-ack lost nothing? $n left"
@@ -85,7 +85,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	w=$(sed -n 's/.*info: \([0-9]*\) messages written.*/\1/p' <<<"$stderr")
 	[ -n "$w" ] || fail "$stderr"
 	[[ "$stderr" != *error* ]] || fail "$stderr"
-	wait_until 10 test "$(queue_consumers "$q")" = 0
+	wait_until 10 queue_consumers_is "$q" 0
 	n=$(queue_messages "$q")
 	assert_equal "$n" $((50 - w))
 }
@@ -135,7 +135,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	# the last line is whole, and every line written was acknowledged:
 	# the queue holds exactly the others
 	assert_equal "$(tail -c 1 "$BATS_TEST_TMPDIR/got" | od -An -c | tr -d ' ')" '\n'
-	wait_until 10 test "$(queue_consumers "$q")" = 0
+	wait_until 10 queue_consumers_is "$q" 0
 	assert_equal "$(queue_messages "$q")" $((2000 - n))
 	start_sub rest -q "$q" --no-declare -c $((2000 - n))
 	wait_bg rest 60
@@ -145,7 +145,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 }
 
 @test "default queue: server-named, exclusive, auto-delete; 256 unacked (the --prefetch default) while the reader blocks" {
-	local q i
+	local q
 	new_exchange
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
 	start_blocked_reader reader "$BATS_TEST_TMPDIR/fifo" "$BATS_TEST_TMPDIR/got"
@@ -158,10 +158,7 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
 	run -0 timeout 60 amqp-pub -e "$AMQP_X" <"$BATS_TEST_TMPDIR/in"
 	wait_until 20 fifo_full "$BATS_TEST_TMPDIR/fifo" || fail "the pipe never filled"
 	wait_until 20 queue_unacked_is "$q" 256 || fail "unacked: $(queue_info "$q" messages_unacknowledged)"
-	# and it stays there: the broker sends no more than the prefetch
-	for i in 1 2 3; do
-		assert_equal "$(queue_info "$q" messages_unacknowledged)" 256
-	done
+	# the broker sends no more than the consumer's prefetch
 	assert_equal "$(consumer_prefetch "$q")" 256
 	# the reader goes: amqp-sub stops on the broken pipe, the queue goes too
 	stop_bg reader KILL

@@ -225,6 +225,11 @@ consumer_prefetch() {
 	awk -v q="$1" -F '\t' '$1 == q { print $2 }' <<<"$out"
 }
 
+# queue_consumers_is QUEUE N: exactly N consumers (for wait_until).
+queue_consumers_is() {
+	[ "$(queue_consumers "$1")" = "$2" ]
+}
+
 # queue_unacked_is QUEUE N: exactly N delivered and unacknowledged.
 queue_unacked_is() {
 	[ "$(queue_info "$1" messages_unacknowledged)" = "$2" ]
