@@ -67,21 +67,25 @@ timeout_ms(const struct sv_amqp *a)
 
 /* --- URLs --- */
 
-/* Does the URL's authority have "user@", and "user:password@"? */
-static void
-url_userinfo(const char *url, bool *user, bool *password)
+/*
+ * The user information of scheme://user[:password]@host...: returns the
+ * '@' that ends it (NULL when the authority has none) and sets *colon to
+ * the ':' before the password (NULL when there is none). Only the
+ * authority counts: an '@' in the vhost path is not user information.
+ */
+static const char *
+url_userinfo(const char *url, const char **colon)
 {
 	const char *p = strstr(url, "://"), *at;
 
-	*user = *password = false;
+	*colon = NULL;
 	if (p == NULL)
-		return;
+		return NULL;
 	p += 3;
 	at = memchr(p, '@', strcspn(p, "/?#"));
-	if (at == NULL)
-		return;
-	*user = true;
-	*password = memchr(p, ':', (size_t)(at - p)) != NULL;
+	if (at != NULL)
+		*colon = memchr(p, ':', (size_t)(at - p));
+	return at;
 }
 
 int
@@ -89,7 +93,7 @@ sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 {
 	struct amqp_connection_info ci;
 	char shown[200];
-	const char *vh;
+	const char *vh, *colon;
 	bool has_user, has_password;
 	int rc;
 
@@ -117,7 +121,8 @@ sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 	u->vhost = ci.vhost;
 	u->port = ci.port;
 	u->ssl = ci.ssl != 0;
-	url_userinfo(url, &has_user, &has_password);
+	has_user = url_userinfo(url, &colon) != NULL;
+	has_password = colon != NULL;
 	u->no_password = has_user && !has_password;
 	/* (not rabbitmq-c's default "guest": it is no secret) */
 	if (has_password && u->password != NULL)
@@ -1005,19 +1010,13 @@ sv_amqp_cli_init(struct sv_amqp_cli *c)
 static void
 blank_url_password(char *url)
 {
-	char *p = strstr(url, "://"), *at, *colon;
+	const char *colon, *at = url_userinfo(url, &colon);
+	char *c;
 
-	if (p == NULL)
+	if (at == NULL || colon == NULL)
 		return;
-	p += 3;
-	at = strchr(p, '@');
-	if (at == NULL)
-		return;
-	colon = memchr(p, ':', (size_t)(at - p));
-	if (colon == NULL)
-		return;
-	for (colon++; colon < at; colon++)
-		*colon = '*';
+	for (c = url + (colon - url) + 1; c < url + (at - url); c++)
+		*c = '*';
 }
 
 enum sv_cli_res

@@ -123,6 +123,17 @@ test_cli(void)
 	sv_amqp_cli_fini(&c);
 
 	sv_amqp_cli_init(&c);
+	{
+		char vh[] = "amqp://host/v:h@x";
+
+		CHECK(sv_amqp_cli_option(&c, 'u', vh, &ex) == SV_CLI_OK,
+		    "-u with an @ in the vhost");
+		CHECK_STR(vh, "amqp://host/v:h@x",
+		    "an @ in the vhost is not user information");
+	}
+	sv_amqp_cli_fini(&c);
+
+	sv_amqp_cli_init(&c);
 	unsetenv("AMQP_URL");
 	CHECK(sv_amqp_cli_finish(&c, &e) == 0 &&
 	        strcmp(c.parsed[0].display, "amqp://localhost:5672") == 0,
