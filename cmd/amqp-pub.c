@@ -682,6 +682,19 @@ report(const struct pub *p, const struct sv_event_input *in)
 	    in->bad);
 }
 
+/* Messages in the window still waiting for a confirm (confirms come out
+ * of order behind an unconfirmed head, so not simply p->n). */
+static size_t
+unconfirmed(const struct pub *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		if (ring_at(p, i)->state == M_WAIT)
+			n++;
+	return n;
+}
+
 /* The drain timeout passed with messages unconfirmed: say which, and
  * drop the link without the close handshake (it did not answer). */
 static void
@@ -692,8 +705,8 @@ drain_timeout(struct pub *p)
 	sv_log_error("%zu messages not confirmed within the drain timeout "
 	             "(%.1f s), from line %lu on: %s %s; they may or may not "
 	             "have reached the broker",
-	    p->n, (double)p->o->drain_ms / 1000.0, ring_at(p, 0)->lineno,
-	    sv_amqp_peer(p->a),
+	    unconfirmed(p), (double)p->o->drain_ms / 1000.0,
+	    ring_at(p, 0)->lineno, sv_amqp_peer(p->a),
 	    up ? "did not confirm them in time" : "could not be reached");
 	if (p->fatal == 0)
 		p->fatal = EX_UNAVAILABLE;
@@ -749,7 +762,7 @@ run(const struct opts *o)
 			deadline = now_ms() + o->drain_ms;
 			sv_log_info("%s: waiting up to %.1f s for %zu confirms",
 			    sv_cli_stopping() ? "stopping" : "input done",
-			    (double)o->drain_ms / 1000.0, p.n);
+			    (double)o->drain_ms / 1000.0, unconfirmed(&p));
 		}
 		if (deadline > 0 && now_ms() >= deadline) {
 			drain_timeout(&p);
