@@ -303,7 +303,7 @@ sink_req() {
 	[[ "$stderr" == *"answered 403"* ]] || fail "$stderr"
 	assert_no_secret not-the-same-secret <(echo "$stderr")
 	# nobody listening: 69 at once
-	run -69 --separate-stderr timeout 20 twitch-trigger follow -w http://127.0.0.1:9/eventsub
+	run -69 --separate-stderr timeout 20 twitch-trigger follow -w http://127.0.0.1:$(closed_port)/eventsub
 }
 
 @test "--webhook: the secret from the environment or --secret-file, else 78" {

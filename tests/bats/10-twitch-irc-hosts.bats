@@ -254,7 +254,7 @@ irc_log() {
 	TWITCH_IRC_URL=$IRC_URL run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry -v -c 1 glowcaster
 	assert_equal "$(jq -r .type <<<"$output")" channel.raid
 	[[ "$stderr" == *"connecting to $IRC_URL"* ]] || fail "$stderr"
-	TWITCH_IRC_URL=ws://127.0.0.1:9/ run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry --url "$IRC_URL" -c 1 glowcaster
+	TWITCH_IRC_URL=ws://127.0.0.1:$(closed_port)/ run -0 --separate-stderr timeout 20 twitch-irc-hosts --no-retry --url "$IRC_URL" -c 1 glowcaster
 	assert_equal "$(jq -r .type <<<"$output")" channel.raid
 	run -0 irc_log -s '[.[] | select(.event == "connect")] | length'
 	assert_output 2
@@ -381,7 +381,7 @@ irc_log() {
 }
 
 @test "live: --no-retry on an unreachable server is 69; SIGTERM is a clean 0" {
-	run -69 --separate-stderr timeout 20 twitch-irc-hosts --url ws://127.0.0.1:9/ --no-retry glowcaster
+	run -69 --separate-stderr timeout 20 twitch-irc-hosts --url ws://127.0.0.1:$(closed_port)/ --no-retry glowcaster
 	[[ "$stderr" == *"127.0.0.1"* ]] || fail "$stderr"
 	start_irc
 	start_bg hosts twitch-irc-hosts --url "$IRC_URL" glowcaster
@@ -392,7 +392,7 @@ irc_log() {
 }
 
 @test "live: unreachable without --no-retry keeps retrying with backoff" {
-	start_bg hosts twitch-irc-hosts --url ws://127.0.0.1:9/ glowcaster
+	start_bg hosts twitch-irc-hosts --url ws://127.0.0.1:$(closed_port)/ glowcaster
 	wait_until 10 bash -c "[ \$(grep -c 'reconnecting in' '$BATS_TEST_TMPDIR/hosts.err') -ge 3 ]"
 	stop_bg hosts
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/hosts.status")" 0

@@ -464,14 +464,14 @@ pipe_gone() {
 @test "--no-retry: unreachable is 69, a lost connection 75; without it, retries with backoff" {
 	start_es
 	seed_user glowcaster >/dev/null
-	run -69 --separate-stderr timeout 20 twitch-pubsub -b glowcaster --url ws://127.0.0.1:9/ws --no-retry
+	run -69 --separate-stderr timeout 20 twitch-pubsub -b glowcaster --url ws://127.0.0.1:$(closed_port)/ws --no-retry
 	[[ "$stderr" == *"127.0.0.1"* ]] || fail "$stderr"
 	listen ps --no-retry
 	wait_until 20 es_subs 3 || fail "not subscribed"
 	es_send '{"messages":[{"close":4000}]}'
 	wait_bg ps 10 || true
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/ps.status")" 75
-	start_bg ps2 twitch-pubsub -b glowcaster --url ws://127.0.0.1:9/ws
+	start_bg ps2 twitch-pubsub -b glowcaster --url ws://127.0.0.1:$(closed_port)/ws
 	wait_until 10 bash -c "[ \$(grep -c 'reconnecting and subscribing again in' '$BATS_TEST_TMPDIR/ps2.err') -ge 3 ]"
 	stop_bg ps2
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/ps2.status")" 0
@@ -554,7 +554,7 @@ PS_ALL=channel.subscribe,channel.subscription.message,channel.subscription.gift,
 
 @test "pubsub: a channel id needs no Helix lookup" {
 	start_pubsub --replay "$PSFX/capture.ndjson"
-	run -0 --separate-stderr env TWITCH_API_URL=http://127.0.0.1:9/helix timeout 20 \
+	run -0 --separate-stderr env TWITCH_API_URL=http://127.0.0.1:$(closed_port)/helix timeout 20 \
 		twitch-pubsub --protocol pubsub -b 512345678 --url "$PS_URL" -c 1
 	assert_equal "$(jq -r .type <<<"$output")" channel.subscribe
 }

@@ -322,7 +322,7 @@ wait_status() {
 	assert_equal "$output" '[true]'
 	# status reads only the store: no network
 	stop_bg twitch
-	run -0 --separate-stderr env TWITCH_ID_URL=http://127.0.0.1:9 timeout 10 twitch-auth status
+	run -0 --separate-stderr env TWITCH_ID_URL=http://127.0.0.1:$(closed_port) timeout 10 twitch-auth status
 	jq -e --arg s "$STORE" '.store == $s and .user.login == "glowcaster"
 	    and .user.refreshable == true and .app == null
 	    and (.user.expires_at | test("^[0-9-]{10}T[0-9:]{8}Z$"))' <<<"$output"
@@ -426,7 +426,7 @@ wait_status() {
 @test "revoke keeps the token when Twitch cannot be reached (69)" {
 	start_fake_twitch
 	seed_user glowcaster >/dev/null
-	run -69 --separate-stderr env TWITCH_ID_URL=http://127.0.0.1:9 timeout 10 twitch-auth revoke
+	run -69 --separate-stderr env TWITCH_ID_URL=http://127.0.0.1:$(closed_port) timeout 10 twitch-auth revoke
 	jq -e '.user.login == "glowcaster"' "$STORE"
 }
 

@@ -200,7 +200,7 @@ last_request() {
 	run -77 --separate-stderr timeout 10 twitch-eventsub create -t channel.subscribe -b glowcaster --session s1
 	[[ "$stderr" == *"403 Forbidden: subscription missing proper authorization"*"--scopes"* ]] || fail "$stderr"
 	# Helix unreachable
-	run -69 --separate-stderr env TWITCH_API_URL=http://127.0.0.1:9/helix timeout 10 twitch-eventsub list --auth user
+	run -69 --separate-stderr env TWITCH_API_URL=http://127.0.0.1:$(closed_port)/helix timeout 10 twitch-eventsub list --auth user
 }
 
 @test "tokens from the environment: TWITCH_TOKEN for websocket, TWITCH_APP_TOKEN for webhooks" {

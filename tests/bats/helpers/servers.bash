@@ -127,6 +127,12 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# closed_port: a loopback port nothing listens on, for "unreachable"
+# tests (a fixed one such as 9 may have a service on some hosts).
+closed_port() {
+	free_port
+}
+
 # port_file_addr FILE: wait for a --port-file and print its content.
 port_file_addr() {
 	wait_file "$1" 10 || return 1
