@@ -3,7 +3,7 @@
 its deadlines and limits. Standard library only, independent of our C code.
 
     slow-client.py drip ADDR [--conns N] [--interval S] [--for S]
-                   [--source IP] [--after-request] [--idle]
+                   [--after-request] [--idle]
         Open N connections (at once) that send a request's headers one
         byte every S seconds (default 0.25) and never finish them; with
         --after-request each first sends a whole GET /healthz (kept
@@ -45,9 +45,8 @@ def parse_addr(s):
     return host.strip("[]"), int(port)
 
 
-def connect(addr, source):
-    src = (source, 0) if source else None
-    s = socket.create_connection(addr, timeout=5, source_address=src)
+def connect(addr):
+    s = socket.create_connection(addr, timeout=5)
     s.setblocking(False)
     return s
 
@@ -90,7 +89,7 @@ def drip(args):
     conns = []
     for _ in range(args.conns):
         try:
-            s = connect(addr, args.source)
+            s = connect(addr)
             if args.after_request:
                 first_request(s)
             conns.append({"s": s, "t0": time.monotonic(), "sent": 0,
@@ -212,7 +211,6 @@ def main():
     d.add_argument("--conns", type=int, default=1)
     d.add_argument("--interval", type=float, default=0.25)
     d.add_argument("--for", dest="seconds", type=float, default=8)
-    d.add_argument("--source")
     d.add_argument("--after-request", action="store_true")
     d.add_argument("--idle", action="store_true")
     h = sub.add_parser("hold")
