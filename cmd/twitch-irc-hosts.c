@@ -58,7 +58,7 @@ struct state {
 	struct sv_ircev map;
 	json_t *out; /* scratch array of envelopes */
 	struct sv_dedupe *seen; /* ids printed: RECONNECT overlaps */
-	unsigned long printed;
+	struct sv_event_out put; /* stdout, with seen and -c N */
 	unsigned long malformed;
 	struct live *lv; /* live mode: protocol handling */
 	struct conn *cur; /* the connection the line came from */
@@ -284,24 +284,19 @@ wanted(const struct opts *o, const struct sv_irc_msg *m)
 static int
 print(struct state *st, const json_t *rec, int *ex)
 {
-	const char *id = sv_event_path_str(rec, "id");
 	struct sv_err e;
 
-	/* After a RECONNECT both sessions may deliver the same message. */
-	if (!st->o->irc && id != NULL && sv_dedupe_check(st->seen, id)) {
-		sv_log_debug("%s already printed", id);
+	switch (sv_event_out_put(&st->put, rec, &e)) {
+	case 0:
 		return LINE_OK;
-	}
-	if (sv_event_write(stdout, rec, &e) < 0) {
-		if (e.ex != 0)
-			sv_log_error("%s", e.msg);
-		*ex = e.ex;
-		return e.ex != 0 ? LINE_FATAL : LINE_DONE;
-	}
-	st->printed++;
-	if (st->o->count != 0 && st->printed >= st->o->count)
+	case 1:
+		*ex = 0;
 		return LINE_DONE;
-	return LINE_OK;
+	default:
+		sv_log_error("%s", e.msg);
+		*ex = e.ex;
+		return LINE_FATAL;
+	}
 }
 
 static int live_protocol(struct state *st, int *ex);
@@ -996,6 +991,10 @@ run(const struct opts *o)
 		sv_dedupe_free(st.seen);
 		return EX_OSERR;
 	}
+	st.put.f = stdout;
+	/* --irc prints every message, ids or not */
+	st.put.seen = o->irc ? NULL : st.seen;
+	st.put.count = o->count;
 	if (o->replay != NULL)
 		ex = run_replay(&st);
 	else

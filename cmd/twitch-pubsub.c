@@ -89,7 +89,8 @@ struct run {
 	long long retry_at; /* cur == NULL: connect then */
 	bool auth_retried;
 	long pong_timeout_ms;
-	unsigned long printed, bad;
+	struct sv_event_out out; /* stdout, with the dedupe and -c N */
+	unsigned long bad;
 	int ex; /* >= 0: stop with this status */
 };
 
@@ -261,26 +262,19 @@ fail(struct run *r, const struct sv_err *e)
 static void
 emit(struct run *r, const json_t *env)
 {
-	const char *id = sv_event_path_str(env, "id");
 	struct sv_err e;
 
 	if (r->ex >= 0)
 		return;
-	/* Twitch delivers at least once, and both sockets deliver during
-	 * a reconnect (1.6): the id says whether it was printed. */
-	if (id != NULL && sv_dedupe_check(r->seen, id)) {
-		sv_log_debug("%s already printed; dropped", id);
+	switch (sv_event_out_put(&r->out, env, &e)) {
+	case 0:
 		return;
-	}
-	if (sv_event_write(stdout, env, &e) < 0) {
-		if (e.ex != 0)
-			sv_log_error("%s", e.msg);
+	case -1:
+		sv_log_error("%s", e.msg);
+		/* fall through */
+	default:
 		r->ex = e.ex;
-		return;
 	}
-	r->printed++;
-	if (r->o->count != 0 && r->printed >= r->o->count)
-		r->ex = 0;
 }
 
 /* Take a session down from a callback: the main loop does it. */
@@ -987,6 +981,9 @@ setup(struct run *r)
 		return EX_USAGE;
 	if ((r->seen = sv_dedupe_new(DEDUPE_WINDOW)) == NULL)
 		return EX_OSERR;
+	r->out.f = stdout;
+	r->out.seen = r->seen;
+	r->out.count = r->o->count;
 	r->tk = sv_token_new(&e);
 	if (r->tk == NULL || sv_token_get(r->tk, SV_TOKEN_USER, &tok, &e) < 0)
 		goto fail;

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "dedupe.h"
 #include "event.h"
 #include "log.h"
 
@@ -459,4 +460,20 @@ sv_event_input_next(struct sv_event_input *in, bool block, json_t **obj,
 		}
 		sv_log_warn("line %lu: %s; skipped", in->lines.lineno, pe.msg);
 	}
+}
+
+int
+sv_event_out_put(struct sv_event_out *o, const json_t *env, struct sv_err *e)
+{
+	const char *id = sv_event_path_str(env, "id");
+
+	sv_err_clear(e);
+	if (o->seen != NULL && id != NULL && sv_dedupe_check(o->seen, id)) {
+		sv_log_debug("%s already printed; dropped", id);
+		return 0;
+	}
+	if (sv_event_write(o->f, env, e) < 0)
+		return e->ex != 0 ? -1 : 1;
+	o->printed++;
+	return o->count != 0 && o->printed >= o->count ? 1 : 0;
 }

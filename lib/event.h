@@ -78,6 +78,30 @@ int sv_event_write(FILE *out, const json_t *obj, struct sv_err *e);
 int sv_event_write_line(
     FILE *out, const char *line, size_t len, struct sv_err *e);
 
+struct sv_dedupe;
+
+/*
+ * A listener's events on stdout: an event whose id was printed within
+ * the window of seen is dropped (Twitch delivers at least once, and two
+ * sessions overlap during a reconnect), the others are written with
+ * sv_event_write() and counted against count (-c N; 0: no limit).
+ */
+struct sv_event_out {
+	FILE *f;
+	struct sv_dedupe *seen; /* borrowed; NULL: no dedupe */
+	unsigned long count;
+	unsigned long printed;
+};
+
+/*
+ * Put env out unless its id was printed already. Returns 0 to go on, 1
+ * when the run is done (count reached, or the reader has gone: e->ex is
+ * 0 either way), -1 when writing failed (e set: EX_IOERR). Not
+ * thread-safe for one object.
+ */
+int sv_event_out_put(
+    struct sv_event_out *o, const json_t *env, struct sv_err *e);
+
 /*
  * Parse one NDJSON line: exactly one JSON object, valid UTF-8, no
  * duplicate keys, nothing after it. Returns a new reference, or NULL with

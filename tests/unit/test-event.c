@@ -113,6 +113,42 @@ test_write_epipe(void)
 }
 
 static void
+test_out(void)
+{
+	struct sv_dedupe *d = sv_dedupe_new(16);
+	json_t *a = json_pack("{s:s}", "id", "a"),
+	       *b = json_pack("{s:s}", "id", "b");
+	json_t *none = json_pack("{s:i}", "n", 1);
+	struct sv_event_out o = { tmpfile(), d, 3, 0 };
+	struct sv_err e;
+	char buf[256];
+	size_t n;
+
+	CHECK(sv_event_out_put(&o, a, &e) == 0, "first: go on");
+	CHECK(sv_event_out_put(&o, a, &e) == 0 && o.printed == 1,
+	    "the same id again: dropped, not counted");
+	CHECK(sv_event_out_put(&o, none, &e) == 0 &&
+	        sv_event_out_put(&o, none, &e) == 1 && e.ex == 0,
+	    "no id: never dropped; the count reached: done, ex 0");
+	CHECK(o.printed == 3, "three printed");
+	rewind(o.f);
+	n = fread(buf, 1, sizeof(buf) - 1, o.f);
+	buf[n] = '\0';
+	CHECK_STR(
+	    buf, "{\"id\":\"a\"}\n{\"n\":1}\n{\"n\":1}\n", "what was written");
+	fclose(o.f);
+	o = (struct sv_event_out) { tmpfile(), NULL, 0, 0 };
+	CHECK(sv_event_out_put(&o, b, &e) == 0 &&
+	        sv_event_out_put(&o, b, &e) == 0 && o.printed == 2,
+	    "no dedupe: every event, no count: never done");
+	fclose(o.f);
+	json_decref(a);
+	json_decref(b);
+	json_decref(none);
+	sv_dedupe_free(d);
+}
+
+static void
 test_dedupe(void)
 {
 	struct sv_dedupe *d = sv_dedupe_new(3);
@@ -204,6 +240,7 @@ main(void)
 	test_times();
 	test_path();
 	test_write_epipe();
+	test_out();
 	test_dedupe();
 	test_redact();
 	test_cli_numbers();
