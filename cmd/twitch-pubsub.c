@@ -389,11 +389,7 @@ es_session_gone(struct sess *s)
 
 	while (sv_ws_state(s->ws) == SV_WS_OPEN && s->drop == NULL &&
 	    sv_net_now_ms() < end) {
-		pfd.fd = sv_ws_fd(s->ws);
-		pfd.events = sv_ws_events(s->ws);
-		pfd.revents = 0;
-		if (!sv_ws_pending(s->ws))
-			(void)poll(&pfd, 1, 50);
+		(void)sv_ws_poll(&s->ws, 1, &pfd, 50);
 		if (!sess_io(s, pfd.revents))
 			break;
 	}
