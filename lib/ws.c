@@ -1120,37 +1120,30 @@ sv_ws_poll(
 	return poll(pfd, (nfds_t)n, timeout_ms);
 }
 
+/* Close and drive the session until it has finished or end has passed. */
+static void
+close_drive(struct sv_ws *ws, unsigned code, const char *reason, long long end)
+{
+	struct sv_err e;
+
+	(void)sv_ws_close(ws, code, reason);
+	while (ws->result == 0 && wait_io(ws, end, &e) != 0)
+		continue;
+}
+
 void
 sv_ws_close_until(struct sv_ws *ws, unsigned code, long long deadline_ms)
 {
-	struct pollfd pfd;
-	struct sv_err e;
-
-	(void)sv_ws_close(ws, code, NULL);
-	while (sv_net_now_ms() < deadline_ms &&
-	    sv_ws_state(ws) != SV_WS_CLOSED &&
-	    (pfd.events = sv_ws_events(ws)) != 0) {
-		pfd.fd = sv_ws_fd(ws);
-		pfd.revents = 0;
-		(void)poll(&pfd, 1, sv_ws_pending(ws) ? 0 : 100);
-		if (sv_ws_io(ws, pfd.revents, &e) != 0)
-			break;
-	}
+	close_drive(ws, code, NULL, deadline_ms);
 }
 
 int
 sv_ws_close_wait(
     struct sv_ws *ws, unsigned code, const char *reason, long timeout_ms)
 {
-	long long end = sv_net_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
-	struct sv_err e;
-
 	ws->dropping = true;
-	(void)sv_ws_close(ws, code, reason);
-	while (ws->result == 0) {
-		if (wait_io(ws, end, &e) == 0)
-			break;
-	}
+	close_drive(ws, code, reason,
+	    sv_net_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms));
 	if (ws->result == 0)
 		(void)finish(ws, -1);
 	return ws->result > 0 ? 0 : -1;
