@@ -122,7 +122,6 @@ session(struct sv_eventsub_msg *m, json_t *payload, struct sv_err *e)
 	if (!json_is_object(s))
 		return bad(e, m->type, "no session object");
 	m->session_id = sv_event_path_str(s, "id");
-	m->session_status = sv_event_path_str(s, "status");
 	m->reconnect_url = sv_event_path_str(s, "reconnect_url");
 	ka = json_object_get(s, "keepalive_timeout_seconds");
 	if (json_is_integer(ka) && json_integer_value(ka) > 0 &&

@@ -72,7 +72,6 @@ struct sv_eventsub_msg {
 	struct timespec ts; /* the same, parsed */
 	/* welcome and reconnect: payload.session */
 	const char *session_id;
-	const char *session_status;
 	const char *reconnect_url; /* reconnect: where to go (verbatim) */
 	long keepalive_s; /* welcome: keepalive_timeout_seconds, else 0 */
 	/* notification and revocation: the subscription */

@@ -445,8 +445,10 @@ sv_pubsub_msg_fini(struct sv_pubsub_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-const char *
-sv_pubsub_topic_prefix(const char *type)
+/* The topic prefix that carries an EventSub type ("channel.cheer" ->
+ * "channel-bits-events-v2"), or NULL when PubSub has none. */
+static const char *
+topic_prefix(const char *type)
 {
 	if (strcmp(type, "channel.subscribe") == 0 ||
 	    strcmp(type, "channel.subscription.message") == 0 ||
@@ -463,7 +465,7 @@ sv_pubsub_topic_prefix(const char *type)
 int
 sv_pubsub_type_check(const char *type, const char *version, struct sv_err *e)
 {
-	if (sv_pubsub_topic_prefix(type) == NULL)
+	if (topic_prefix(type) == NULL)
 		return sv_err_set(e, EX_USAGE,
 		    "PubSub has no topic for %s (subscriptions, cheers and channel points only)",
 		    type);
@@ -473,24 +475,19 @@ sv_pubsub_type_check(const char *type, const char *version, struct sv_err *e)
 	return 0;
 }
 
-char *
-sv_pubsub_listen_new(
-    const char *nonce, const char *const *topics, size_t n, const char *token)
+/*
+ * The LISTEN frame for topic with nonce and the bare user token (4.2),
+ * compact; the caller wipes (it holds the token) and frees it. NULL when
+ * out of memory or the strings are not UTF-8.
+ */
+static char *
+listen_frame(const char *nonce, const char *topic, const char *token)
 {
-	json_t *o, *list;
+	json_t *o;
 	char *s;
-	size_t i;
 
-	list = json_array();
-	for (i = 0; list != NULL && i < n; i++)
-		if (json_array_append_new(list, json_string(topics[i])) < 0) {
-			json_decref(list);
-			list = NULL;
-		}
-	if (list == NULL)
-		return NULL;
-	o = json_pack("{s:s,s:s,s:{s:o,s:s}}", "type", "LISTEN", "nonce", nonce,
-	    "data", "topics", list, "auth_token", token);
+	o = json_pack("{s:s,s:s,s:{s:[s],s:s}}", "type", "LISTEN", "nonce",
+	    nonce, "data", "topics", topic, "auth_token", token);
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT);
@@ -542,7 +539,7 @@ sv_pubsub_conn_init(struct sv_pubsub_conn *c, const char *const *types,
 	c->pong_timeout_ms = pong_timeout_ms;
 	c->next_ping_ms = now_ms + jitter(ping_ms);
 	for (i = 0; i < n; i++) {
-		prefix = sv_pubsub_topic_prefix(types[i]);
+		prefix = topic_prefix(types[i]);
 		if (prefix == NULL)
 			return sv_err_set(e, EX_USAGE,
 			    "PubSub has no topic for %s", types[i]);
@@ -577,7 +574,7 @@ sv_pubsub_conn_listen(struct sv_pubsub_conn *c, size_t i, const char *token)
 		c->nonce[i][2 * j + 1] = hex[rnd[j] & 15];
 	}
 	c->nonce[i][32] = '\0';
-	frame = sv_pubsub_listen_new(c->nonce[i], &topic, 1, token);
+	frame = listen_frame(c->nonce[i], topic, token);
 	if (frame != NULL)
 		c->pending++;
 	return frame;

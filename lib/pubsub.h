@@ -33,7 +33,6 @@
 
 #define SV_PUBSUB_SOURCE "pubsub"
 #define SV_PUBSUB_DEFAULT_URL "wss://pubsub-edge.twitch.tv"
-#define SV_PUBSUB_MAX_TOPICS 50 /* per connection (4.2) */
 #define SV_PUBSUB_PING_MAX_MS 300000 /* PING at least this often */
 #define SV_PUBSUB_PONG_TIMEOUT_MS 10000 /* else reconnect */
 
@@ -78,27 +77,12 @@ int sv_pubsub_parse(const char *data, size_t len, bool raw,
 void sv_pubsub_msg_fini(struct sv_pubsub_msg *m);
 
 /*
- * The topic prefix that carries an EventSub type ("channel.cheer" ->
- * "channel-bits-events-v2"), or NULL when PubSub has none.
- */
-const char *sv_pubsub_topic_prefix(const char *eventsub_type);
-
-/*
  * Can PubSub deliver EventSub type at version: a topic carries it and
  * the mapping gives version 1? Returns 0, or -1 with e set (EX_USAGE)
  * saying why not.
  */
 int sv_pubsub_type_check(
     const char *type, const char *version, struct sv_err *e);
-
-/*
- * The LISTEN frame for topics[0..n) with nonce and the bare user token
- * (section 4.2), as compact JSON. Returns a heap string the caller wipes
- * (explicit_bzero: it holds the token) and frees; NULL when out of
- * memory or the strings are not UTF-8.
- */
-char *sv_pubsub_listen_new(
-    const char *nonce, const char *const *topics, size_t n, const char *token);
 
 /* The PING frame. */
 #define SV_PUBSUB_PING "{\"type\":\"PING\"}"
@@ -126,7 +110,7 @@ struct sv_pubsub_conn {
 
 /*
  * A connection opened at now_ms for the EventSub types[0..n): one topic
- * per distinct sv_pubsub_topic_prefix(), for channel_id. PINGs go out
+ * per distinct PubSub topic carrying them, for channel_id. PINGs go out
  * every ping_ms (made up to 10 % shorter at random, so clients do not
  * PING in step), and a PONG must come within pong_timeout_ms (4.2).
  * Returns 0, or -1 with e set (EX_USAGE: a type without a topic).
