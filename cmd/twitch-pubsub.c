@@ -80,6 +80,7 @@ struct run {
 	char bid[32]; /* the broadcaster's user id */
 	char uid[32]; /* the token's user id */
 	char base[4096]; /* where fresh connections go */
+	/* the wanted types as sv_pubsub_conn_init() takes them */
 	const char *types[SV_EVENTSUB_MAX_SUBS];
 	bool active[SV_EVENTSUB_MAX_SUBS]; /* not revoked */
 	struct sv_dedupe *seen;
@@ -510,7 +511,7 @@ ps_wanted(const struct run *r, const char *type)
 	size_t i;
 
 	for (i = 0; i < r->o->nwant; i++)
-		if (strcmp(r->types[i], type) == 0)
+		if (strcmp(r->o->want[i].type, type) == 0)
 			return true;
 	return false;
 }
