@@ -69,7 +69,8 @@ test_eventsub_parse(void)
 	env = json_array_get(m.events, 0);
 	CHECK(json_is_object(sv_event_path(env, "raw.metadata")),
 	    "raw is the whole frame");
-	(void)json_dumpb(env, buf, sizeof(buf), JSON_COMPACT);
+	CHECK_STR(sv_event_path_str(env, "raw.metadata.message_type"),
+	    "notification", "raw holds the frame's metadata");
 	sv_eventsub_msg_fini(&m);
 
 	CHECK(sv_eventsub_parse(reconnect, strlen(reconnect), false, &m, &e) ==
