@@ -33,12 +33,12 @@ end_input() {
 }
 
 health() {
-	curl -sf "http://$ADDR/healthz"
+	curl --max-time 10 -sf "http://$ADDR/healthz"
 }
 
 # wait_clients N: until ws-broadcast counts N clients.
 wait_clients() {
-	wait_until 15 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
+	wait_until 15 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
 }
 
 # ev ID TYPE [JQ]: an envelope with that id and type, changed by JQ.
@@ -92,7 +92,7 @@ ev() {
 @test "--replay N: a new client first gets the last N matching events" {
 	wsb --replay 2
 	feed "$(ev a follow)" "$(ev b cheer)" "$(ev c follow)" "$(ev d raid)" "$(ev e follow)"
-	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
+	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'d\ne'
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/?types=channel.follow"
@@ -112,7 +112,7 @@ ev() {
 	feed "$(ev x follow)" "$(ev x follow)" "$(ev y cheer)" "$(ev x raid)" "$(ev z cheer)"
 	wait_bg l
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'x\ny\nz'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .duplicates"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .duplicates"
 	assert_output 2
 	end_input
 	wait_bg wsb
@@ -139,7 +139,7 @@ ev() {
 	wait_bg l
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" t1
 	# the page and /healthz need no token
-	run -0 curl -sf -o /dev/null "http://$ADDR/"
+	run -0 curl --max-time 10 -sf -o /dev/null "http://$ADDR/"
 	assert_no_secret T0ps3cret-token "$BATS_TEST_TMPDIR/wsb.err" "$BATS_TEST_TMPDIR/l.err"
 }
 
@@ -211,18 +211,18 @@ ev() {
 
 @test "GET / serves the page, /healthz JSON, other paths 404, POST 405" {
 	wsb
-	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
+	run -0 curl --max-time 10 -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
 	[[ "$output" == *"new WebSocket("* ]] || fail "not the page"
 	run grep -i '^content-type: text/html' "$BATS_TEST_TMPDIR/h"
 	assert_success
-	run -0 curl -sfI "http://$ADDR/"
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0'"
-	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
+	run -0 curl --max-time 10 -sfI "http://$ADDR/"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0'"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
 	assert_output 404
-	run -0 curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
 	assert_output 405
 	feed "$(ev h1 follow)"
-	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1'"
+	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1'"
 }
 
 @test "--static DIR serves files and never anything outside DIR" {
@@ -232,21 +232,21 @@ ev() {
 	echo 'SECRET' >"$BATS_TEST_TMPDIR/secret.txt"
 	ln -s ../secret.txt "$BATS_TEST_TMPDIR/www/link.txt"
 	wsb --static "$BATS_TEST_TMPDIR/www"
-	run -0 curl -sf "http://$ADDR/"
+	run -0 curl --max-time 10 -sf "http://$ADDR/"
 	assert_output '<p>hello</p>'
-	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/sub/a.css"
+	run -0 curl --max-time 10 -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/sub/a.css"
 	assert_output 'body {}'
 	run grep -i '^content-type: text/css' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	local p
 	for p in /../secret.txt /sub/../../secret.txt /%2e%2e/secret.txt /sub%2f..%2f..%2fsecret.txt \
 		/link.txt /.%2e/secret.txt //etc/passwd /sub/ '/..%5csecret.txt'; do
-		run -0 curl -s --path-as-is -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://$ADDR$p"
+		run -0 curl --max-time 10 -s --path-as-is -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://$ADDR$p"
 		assert_equal "$output" 404
 		run grep -q SECRET "$BATS_TEST_TMPDIR/body"
 		assert_failure
 	done
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
 	assert_output ok
 }
 
@@ -271,7 +271,7 @@ ev() {
 	assert_output 'status HTTP/1.1 101 Switching Protocols'
 	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_output 'status HTTP/1.1 200 OK'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
 	assert_output ok
 }
 
@@ -290,7 +290,7 @@ ev() {
 	# a masked, valid message is fine (and ignored); a close is echoed
 	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --masked-text hi --frame 88820000000003e8
 	assert_line 'close 1000 '
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .clients"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients"
 	assert_output 0
 }
 
@@ -336,7 +336,7 @@ ev() {
 	wait_until 10 grep -q 'end of input' "$BATS_TEST_TMPDIR/wsb.err"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'k1\nk2'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .input"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .input"
 	assert_output closed
 	stop_bg wsb TERM
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/wsb.status")" 0
@@ -364,13 +364,13 @@ ev() {
 
 @test "GET /dashboard and /overlay.json are built in; --static DIR files win, the built-in pages fill in" {
 	wsb
-	run -0 curl -sf "http://$ADDR/dashboard"
+	run -0 curl --max-time 10 -sf "http://$ADDR/dashboard"
 	[[ "$output" == *"servitor dashboard"* ]] || fail "not the dashboard"
-	run -0 bash -c "curl -sf -D '$BATS_TEST_TMPDIR/h' http://$ADDR/overlay.json | jq -e '.alerts[\"channel.cheer\"].text'"
+	run -0 bash -c "curl --max-time 10 -sf -D '$BATS_TEST_TMPDIR/h' http://$ADDR/overlay.json | jq -e '.alerts[\"channel.cheer\"].text'"
 	run grep -i '^content-type: application/json' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	# the installed copies are the embedded ones
-	run -0 bash -c "curl -sf http://$ADDR/ | cmp - '$SV_TOP/share/overlay/index.html'"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/ | cmp - '$SV_TOP/share/overlay/index.html'"
 	end_input
 	wait_bg wsb
 	stop_all_bg
@@ -379,20 +379,20 @@ ev() {
 	echo '{"duration":2}' >"$BATS_TEST_TMPDIR/www/overlay.json"
 	echo '<p>my dashboard</p>' >"$BATS_TEST_TMPDIR/www/dashboard.html"
 	wsb --static "$BATS_TEST_TMPDIR/www"
-	run -0 curl -sf "http://$ADDR/overlay.json"
+	run -0 curl --max-time 10 -sf "http://$ADDR/overlay.json"
 	assert_output '{"duration":2}'
-	run -0 curl -sf "http://$ADDR/dashboard?token=x"
+	run -0 curl --max-time 10 -sf "http://$ADDR/dashboard?token=x"
 	assert_output '<p>my dashboard</p>'
-	run -0 curl -sf "http://$ADDR/"
+	run -0 curl --max-time 10 -sf "http://$ADDR/"
 	[[ "$output" == *"new WebSocket("* ]] || fail "no built-in overlay"
-	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/other.json"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/other.json"
 	assert_output 404
 }
 
 @test "?replay=N: this client's own history on connect (0: none), over --replay" {
 	wsb --replay 3
 	feed "$(ev r1 follow)" "$(ev r2 cheer)" "$(ev r3 follow)" "$(ev r4 raid)"
-	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
+	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
 	run -0 --separate-stderr timeout 10 ws-listen -c 4 "ws://$ADDR/?replay=4"
 	assert_equal "$(jq -r .id <<<"$output")" $'r1\nr2\nr3\nr4'
 	start_bg none ws-listen -c 1 "ws://$ADDR/?replay=0"
@@ -400,7 +400,7 @@ ev() {
 	feed "$(ev r5 follow)"
 	wait_bg none
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/none.out")" r5
-	run -0 curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
 		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13' \
 		"http://$ADDR/?replay=5000"
 	assert_output 400
@@ -448,7 +448,7 @@ msgs() {
 	# replays are not history: a new client gets the originals only
 	run -0 --separate-stderr timeout 10 ws-listen -c 3 "ws://$ADDR/?token=$T&replay=3"
 	assert_equal "$(jq -c '[.id, .replay]' <<<"$output")" $'["f1",null]\n["c1",null]\n["d1",null]'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
 	assert_output '[3,0,true]'
 	assert_no_secret "$T" "$BATS_TEST_TMPDIR/wsb.err"
 }
@@ -478,14 +478,14 @@ msgs() {
 	run -0 msgs dash
 	assert_equal "$(sed -n 2p <<<"$output" | jq -r .id)" "$(jq -r .id "$BATS_TEST_TMPDIR/bob.out")"
 	# tests are not history and not counted as events
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .events"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events"
 	assert_output 0
 }
 
 @test "control: without --token-file every client is read-only: messages are ignored and logged" {
 	wsb --replay 5
 	feed "$(ev k1 follow)"
-	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
+	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
 	start_bg l ws-listen -c 1 "ws://$ADDR/?replay=0"
 	control dash "ws://$ADDR/?replay=0" 1 '{"op":"replay","id":"k1"}' '{"op":"test","type":"follow"}'
 	wait_clients 2
