@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,7 +155,29 @@ sv_hconn_respond_text(
 	    0, extra, false);
 }
 
-/* Bytes of a request head: parse once the blank line is there. */
+/* Is buf[0..len) a head longer than SV_WS_MAX_HEAD: more bytes than
+ * that, and no blank line among the first SV_WS_MAX_HEAD of them? */
+static bool
+too_long(const char *buf, size_t len)
+{
+	size_t i;
+
+	if (len <= SV_WS_MAX_HEAD)
+		return false;
+	for (i = 0; i < SV_WS_MAX_HEAD; i++)
+		if (buf[i] == '\n' &&
+		    (buf[i + 1] == '\n' ||
+		        (buf[i + 1] == '\r' && buf[i + 2] == '\n')))
+			return false;
+	return true;
+}
+
+/*
+ * Bytes of a request head: parse once the blank line is there. A head
+ * past SV_WS_MAX_HEAD is refused here (431), so what is kept between
+ * reads is never more than that and a few leading empty lines: the stack
+ * always has room for the next read.
+ */
 static void
 hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 {
@@ -178,20 +201,19 @@ hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 	}
 	len += (size_t)n;
 	buf = stack;
+	if (too_long(buf, len)) {
+		sv_log_debug(
+		    "bad request: head longer than %d bytes", SV_WS_MAX_HEAD);
+		sv_hconn_respond_text(h, 431, "request head too large\n", NULL);
+		return;
+	}
 	hl = sv_ws_head_parse(buf, len, true, &hd, &e);
 	if (hl < 0) {
 		sv_log_debug("bad request: %s", e.msg);
-		sv_hconn_respond_text(h,
-		    strstr(e.msg, "longer") != NULL ? 431 : 400,
-		    "bad request\n", NULL);
+		sv_hconn_respond_text(h, 400, "bad request\n", NULL);
 		return;
 	}
 	if (hl == 0) {
-		if (len >= sizeof(stack)) {
-			sv_hconn_respond_text(
-			    h, 431, "request head too large\n", NULL);
-			return;
-		}
 		p = realloc(h->buf, len);
 		if (p == NULL) {
 			hclose(h);

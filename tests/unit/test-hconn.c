@@ -158,6 +158,46 @@ test_bad_take_expire(void)
 	sv_hconn_fini(&h);
 	close(peer);
 
+	/* 431 for a head past SV_WS_MAX_HEAD, in one read or split */
+	char *big = malloc(SV_WS_MAX_HEAD + 200);
+	const char *st431 = "HTTP/1.1 431 Request Header Fields Too Large\r\n";
+
+	memset(big, 'a', SV_WS_MAX_HEAD + 200);
+	memcpy(big, "GET /", 5);
+	pair(&h, &peer);
+	(void)!write(peer, big, SV_WS_MAX_HEAD + 200);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(s.calls == 0 && strncmp(buf, st431, strlen(st431)) == 0,
+	    "a head longer than SV_WS_MAX_HEAD: 431, no call");
+	sv_hconn_fini(&h);
+	close(peer);
+	pair(&h, &peer);
+	(void)!write(peer, big, SV_WS_MAX_HEAD - 100);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	CHECK(h.st == SV_HCONN_READ, "most of SV_WS_MAX_HEAD: still reading");
+	(void)!write(peer, big + SV_WS_MAX_HEAD - 100, 300);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(s.calls == 0 && strncmp(buf, st431, strlen(st431)) == 0,
+	    "and past it in the next read: 431");
+	sv_hconn_fini(&h);
+	close(peer);
+	/* a short head followed by many bytes (an upgrade's first frames)
+	 * is not too long */
+	memcpy(big, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 29);
+	pair(&h, &peer);
+	s.take = 1;
+	s.fd = -1;
+	(void)!write(peer, big, SV_WS_MAX_HEAD + 200);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	CHECK(s.calls == 1 && strlen(s.rest) == sizeof(s.rest) - 1,
+	    "a short head and 16 KiB after it: the handler's");
+	close(s.fd);
+	sv_hconn_fini(&h);
+	close(peer);
+	free(big);
+
 	pair(&h, &peer);
 	s.take = 1;
 	s.fd = -1;
@@ -179,7 +219,6 @@ test_bad_take_expire(void)
 	close(peer);
 
 	/* the status line's reason phrase, and "Error" for one unlisted */
-	const char *st431 = "HTTP/1.1 431 Request Header Fields Too Large\r\n";
 	const char *st599 = "HTTP/1.1 599 Error\r\n";
 
 	pair(&h, &peer);
