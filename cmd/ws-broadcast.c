@@ -693,7 +693,7 @@ static const struct sv_site_page pages[] = {
 };
 
 static void
-serve_health(struct srv *s, struct hconn *h, bool head)
+serve_health(struct srv *s, struct hconn *h)
 {
 	char body[256];
 	int n;
@@ -703,8 +703,7 @@ serve_health(struct srv *s, struct hconn *h, bool head)
 	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
 	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
 	    s->site.has_token ? "true" : "false");
-	sv_hconn_respond(
-	    &h->c, 200, "application/json", body, (size_t)n, NULL, head);
+	sv_hconn_respond(&h->c, 200, "application/json", body, (size_t)n, NULL);
 }
 
 static void
@@ -776,13 +775,12 @@ route(void *arg, struct sv_hconn *hc, struct sv_ws_head *hd, const char *rest,
     size_t rest_len)
 {
 	struct hconn *h = arg;
-	bool head;
 
-	switch (sv_site_route(&h->s->site, hc, hd, &head)) {
+	switch (sv_site_route(&h->s->site, hc, hd)) {
 	case SV_SITE_ANSWERED:
 		break;
 	case SV_SITE_HEALTH:
-		serve_health(h->s, h, head);
+		serve_health(h->s, h);
 		break;
 	case SV_SITE_UPGRADE:
 		upgrade(h->s, h, hd, rest, rest_len);

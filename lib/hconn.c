@@ -102,7 +102,7 @@ reason_or_error(unsigned status)
 static void
 respond(struct sv_hconn *h, unsigned status, const char *ctype,
     const void *body, size_t blen, int file_fd, off_t file_len,
-    const char *extra, bool head_only)
+    const char *extra)
 {
 	size_t len = file_fd >= 0 ? (size_t)file_len : blen;
 
@@ -113,7 +113,7 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
 	        status, reason_or_error(status), ctype, len,
 	        extra != NULL ? extra : "") < 0 ||
-	    (!head_only && file_fd < 0 && blen > 0 &&
+	    (!h->head && file_fd < 0 && blen > 0 &&
 	        sv_buf_append(&h->out, body, blen) < 0)) {
 		if (file_fd >= 0)
 			close(file_fd);
@@ -121,7 +121,7 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 		return;
 	}
 	h->out_off = 0;
-	if (!head_only && file_fd >= 0) {
+	if (!h->head && file_fd >= 0) {
 		h->file_fd = file_fd;
 		h->file_off = 0;
 		h->file_len = file_len;
@@ -135,16 +135,16 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 
 void
 sv_hconn_respond(struct sv_hconn *h, unsigned status, const char *ctype,
-    const void *body, size_t len, const char *extra, bool head_only)
+    const void *body, size_t len, const char *extra)
 {
-	respond(h, status, ctype, body, len, -1, 0, extra, head_only);
+	respond(h, status, ctype, body, len, -1, 0, extra);
 }
 
 void
-sv_hconn_respond_file(struct sv_hconn *h, unsigned status, const char *ctype,
-    int fd, off_t size, bool head_only)
+sv_hconn_respond_file(
+    struct sv_hconn *h, unsigned status, const char *ctype, int fd, off_t size)
 {
-	respond(h, status, ctype, NULL, 0, fd, size, NULL, head_only);
+	respond(h, status, ctype, NULL, 0, fd, size, NULL);
 }
 
 void
@@ -152,7 +152,7 @@ sv_hconn_respond_text(
     struct sv_hconn *h, unsigned status, const char *text, const char *extra)
 {
 	respond(h, status, "text/plain; charset=utf-8", text, strlen(text), -1,
-	    0, extra, false);
+	    0, extra);
 }
 
 /* Is buf[0..len) a head longer than SV_WS_MAX_HEAD: more bytes than
@@ -227,6 +227,7 @@ hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 	free(h->buf);
 	h->buf = NULL;
 	h->len = 0;
+	h->head = strcmp(hd.method, "HEAD") == 0;
 	fn(arg, h, &hd, buf + hl, len - (size_t)hl);
 }
 

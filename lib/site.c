@@ -34,8 +34,7 @@ sv_site_fini(struct sv_site *s)
 /* A file under the static root, or false: the built-in pages stand in
  * for the files the directory does not have. */
 static bool
-serve_static(
-    const struct sv_site *s, struct sv_hconn *h, const char *target, bool head)
+serve_static(const struct sv_site *s, struct sv_hconn *h, const char *target)
 {
 	const char *mime;
 	off_t size;
@@ -48,28 +47,24 @@ serve_static(
 		    s->static_root, "/dashboard.html", &size, &mime);
 	if (fd < 0)
 		return false;
-	sv_hconn_respond_file(h, 200, mime, fd, size, head);
+	sv_hconn_respond_file(h, 200, mime, fd, size);
 	return true;
 }
 
 enum sv_site_route
-sv_site_route(const struct sv_site *s, struct sv_hconn *h,
-    const struct sv_ws_head *hd, bool *head_only)
+sv_site_route(
+    const struct sv_site *s, struct sv_hconn *h, const struct sv_ws_head *hd)
 {
 	char path[64];
-	bool head;
 	size_t pl, i;
 
-	*head_only = false;
 	if (sv_ws_is_upgrade(hd))
 		return SV_SITE_UPGRADE;
-	head = strcmp(hd->method, "HEAD") == 0;
-	if (!head && strcmp(hd->method, "GET") != 0) {
+	if (strcmp(hd->method, "GET") != 0 && strcmp(hd->method, "HEAD") != 0) {
 		sv_hconn_respond_text(
 		    h, 405, "GET only\n", "Allow: GET, HEAD\r\n");
 		return SV_SITE_ANSWERED;
 	}
-	*head_only = head;
 	pl = strcspn(hd->target, "?#");
 	if (pl < sizeof(path)) {
 		memcpy(path, hd->target, pl);
@@ -77,15 +72,16 @@ sv_site_route(const struct sv_site *s, struct sv_hconn *h,
 	} else {
 		path[0] = '\0';
 	}
-	sv_log_debug("GET %s", path[0] != '\0' ? path : "(long path)");
+	sv_log_debug(
+	    "%s %s", hd->method, path[0] != '\0' ? path : "(long path)");
 	if (strcmp(path, "/healthz") == 0)
 		return SV_SITE_HEALTH;
-	if (s->static_root != NULL && serve_static(s, h, hd->target, head))
+	if (s->static_root != NULL && serve_static(s, h, hd->target))
 		return SV_SITE_ANSWERED;
 	for (i = 0; i < s->npages; i++) {
 		if (strcmp(path, s->pages[i].path) == 0) {
 			sv_hconn_respond(h, 200, s->pages[i].mime,
-			    s->pages[i].data, *s->pages[i].len, NULL, head);
+			    s->pages[i].data, *s->pages[i].len, NULL);
 			return SV_SITE_ANSWERED;
 		}
 	}

@@ -67,10 +67,10 @@ enum sv_site_route {
 /*
  * Route one request (h's complete head hd): answer it from the static
  * root or the pages, or with 404 or 405, or say what the caller must do.
- * *head_only tells whether the method was HEAD.
+ * (For HEAD, lib/hconn leaves every answer's body out.)
  */
-enum sv_site_route sv_site_route(const struct sv_site *s, struct sv_hconn *h,
-    const struct sv_ws_head *hd, bool *head_only);
+enum sv_site_route sv_site_route(
+    const struct sv_site *s, struct sv_hconn *h, const struct sv_ws_head *hd);
 
 /*
  * Admit an upgrade request (SV_SITE_UPGRADE). Returns 0 with accept (for

@@ -36,6 +36,13 @@ health() {
 	curl --max-time 10 -sf "http://$ADDR/healthz"
 }
 
+# raw_http REQUEST: the whole answer to REQUEST (printf escapes), sent
+# over bash's /dev/tcp, so nothing interprets the answer.
+raw_http() {
+	timeout 10 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
+		printf "$2" >&3 && cat <&3' _ "$ADDR" "$1"
+}
+
 # wait_clients N: until ws-broadcast counts N clients.
 wait_clients() {
 	wait_until 15 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
@@ -209,7 +216,7 @@ ev() {
 	[[ "$stderr" == *"line 2"* ]] || fail "$stderr"
 }
 
-@test "GET / serves the page, /healthz JSON, other paths 404, POST 405" {
+@test "GET / serves the page, /healthz JSON, other paths 404, POST 405, HEAD no body" {
 	wsb
 	run -0 curl --max-time 10 -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
 	[[ "$output" == *"new WebSocket("* ]] || fail "not the page"
@@ -221,6 +228,20 @@ ev() {
 	assert_output 404
 	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
 	assert_output 405
+	# HEAD: every answer's head, never a body (RFC 9110 9.3.2)
+	raw_http 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
+	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
+	assert_output $'HTTP/1.1 200 OK\r'
+	run -0 bash -c "grep -i '^content-length:' '$BATS_TEST_TMPDIR/a' | tr -d '\r'"
+	assert_output "Content-Length: $(wc -c <"$SV_TOP/share/overlay/index.html")"
+	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
+	assert_output 0
+	raw_http 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
+	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
+	assert_output $'HTTP/1.1 404 Not Found\r'
+	run -0 grep -ci '^content-length: 10' "$BATS_TEST_TMPDIR/a"
+	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
+	assert_output 0
 	feed "$(ev h1 follow)"
 	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1'"
 }

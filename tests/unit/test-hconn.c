@@ -21,7 +21,7 @@ struct seen {
 	int calls;
 	char target[128];
 	char rest[64];
-	int take; /* 0 answer, 1 take the socket */
+	int take; /* 0 answer, 1 take the socket, 2 answer 404 */
 	int fd;
 };
 
@@ -34,11 +34,13 @@ on_head(void *arg, struct sv_hconn *h, struct sv_ws_head *hd, const char *rest,
 	s->calls++;
 	(void)snprintf(s->target, sizeof(s->target), "%s", hd->target);
 	(void)snprintf(s->rest, sizeof(s->rest), "%.*s", (int)rest_len, rest);
-	if (s->take)
+	if (s->take == 1)
 		s->fd = sv_hconn_take(h);
+	else if (s->take == 2)
+		sv_hconn_respond_text(h, 404, "not found\n", NULL);
 	else
-		sv_hconn_respond(h, 200, "text/plain", "hello", 5,
-		    "X-Test: 1\r\n", strcmp(hd->method, "HEAD") == 0);
+		sv_hconn_respond(
+		    h, 200, "text/plain", "hello", 5, "X-Test: 1\r\n");
 }
 
 /* A connection on one end of a socketpair; the other end in *peer. */
@@ -127,12 +129,26 @@ test_head_and_file(void)
 	sv_hconn_fini(&h);
 	close(peer);
 
+	/* hconn remembers the method: no answer to HEAD has a body */
+	pair(&h, &peer);
+	s.take = 2;
+	(void)!write(peer, "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n", 32);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(strncmp(buf, "HTTP/1.1 404 ", 13) == 0 &&
+	        strstr(buf, "Content-Length: 10\r\n") != NULL &&
+	        strcmp(strstr(buf, "\r\n\r\n"), "\r\n\r\n") == 0,
+	    "HEAD: a text answer (404) without its body");
+	sv_hconn_fini(&h);
+	close(peer);
+	s.take = 0;
+
 	fd = mkstemp(path);
 	(void)!write(fd, "file body", 9);
 	(void)lseek(fd, 0, SEEK_SET);
 	unlink(path);
 	pair(&h, &peer);
-	sv_hconn_respond_file(&h, 200, "text/plain", fd, 9, false);
+	sv_hconn_respond_file(&h, 200, "text/plain", fd, 9);
 	answer(&h, peer, buf, sizeof(buf));
 	CHECK(strstr(buf, "Content-Length: 9\r\n") != NULL &&
 	        strstr(buf, "\r\n\r\nfile body") != NULL,
