@@ -678,19 +678,32 @@ hconn_update(struct srv *s, struct hconn *h)
 	}
 }
 
-/* The built-in pages. */
+/* The built-in pages; under --static, /dashboard is dashboard.html. */
+#define HTML "text/html; charset=utf-8"
 static const struct sv_site_page pages[] = {
-	{ "/", "text/html; charset=utf-8", ws_broadcast_page,
-	    &ws_broadcast_page_len },
-	{ "/index.html", "text/html; charset=utf-8", ws_broadcast_page,
-	    &ws_broadcast_page_len },
-	{ "/dashboard", "text/html; charset=utf-8", ws_broadcast_dashboard,
-	    &ws_broadcast_dashboard_len },
-	{ "/dashboard.html", "text/html; charset=utf-8", ws_broadcast_dashboard,
-	    &ws_broadcast_dashboard_len },
-	{ "/overlay.json", "application/json", ws_broadcast_config,
-	    &ws_broadcast_config_len },
+	{ .path = "/",
+	    .mime = HTML,
+	    .data = ws_broadcast_page,
+	    .len = &ws_broadcast_page_len },
+	{ .path = "/index.html",
+	    .mime = HTML,
+	    .data = ws_broadcast_page,
+	    .len = &ws_broadcast_page_len },
+	{ .path = "/dashboard",
+	    .mime = HTML,
+	    .data = ws_broadcast_dashboard,
+	    .len = &ws_broadcast_dashboard_len,
+	    .file = "/dashboard.html" },
+	{ .path = "/dashboard.html",
+	    .mime = HTML,
+	    .data = ws_broadcast_dashboard,
+	    .len = &ws_broadcast_dashboard_len },
+	{ .path = "/overlay.json",
+	    .mime = "application/json",
+	    .data = ws_broadcast_config,
+	    .len = &ws_broadcast_config_len },
 };
+#undef HTML
 
 static void
 serve_health(struct srv *s, struct hconn *h)

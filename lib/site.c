@@ -41,10 +41,6 @@ serve_static(const struct sv_site *s, struct sv_hconn *h, const char *target)
 	int fd;
 
 	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
-	if (fd < 0 && strncmp(target, "/dashboard", 10) == 0 &&
-	    (target[10] == '\0' || target[10] == '?'))
-		fd = sv_ws_static_open(
-		    s->static_root, "/dashboard.html", &size, &mime);
 	if (fd < 0)
 		return false;
 	sv_hconn_respond_file(h, 200, mime, fd, size);
@@ -55,6 +51,7 @@ enum sv_site_route
 sv_site_route(
     const struct sv_site *s, struct sv_hconn *h, const struct sv_ws_head *hd)
 {
+	const struct sv_site_page *pg;
 	char path[64];
 	size_t pl, i;
 
@@ -79,11 +76,14 @@ sv_site_route(
 	if (s->static_root != NULL && serve_static(s, h, hd->target))
 		return SV_SITE_ANSWERED;
 	for (i = 0; i < s->npages; i++) {
-		if (strcmp(path, s->pages[i].path) == 0) {
-			sv_hconn_respond(h, 200, s->pages[i].mime,
-			    s->pages[i].data, *s->pages[i].len, NULL);
+		pg = &s->pages[i];
+		if (strcmp(path, pg->path) != 0)
+			continue;
+		if (s->static_root != NULL && pg->file != NULL &&
+		    serve_static(s, h, pg->file))
 			return SV_SITE_ANSWERED;
-		}
+		sv_hconn_respond(h, 200, pg->mime, pg->data, *pg->len, NULL);
+		return SV_SITE_ANSWERED;
 	}
 	sv_hconn_respond_text(h, 404, "not found\n", NULL);
 	return SV_SITE_ANSWERED;

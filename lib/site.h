@@ -4,8 +4,8 @@
  *
  *   a WebSocket upgrade       SV_SITE_UPGRADE: sv_site_admit() it
  *   GET|HEAD /healthz         SV_SITE_HEALTH: the caller answers
- *   GET|HEAD a --static file  under the root, never outside it
- *                             ("/dashboard" is dashboard.html there too)
+ *   GET|HEAD a --static file  under the root, never outside it (a
+ *                             page's file stands in for its path there)
  *   GET|HEAD a built-in page  from the caller's table, standing in for
  *                             the files a --static directory does not have
  *   any other path            404; other methods 405
@@ -37,6 +37,8 @@ struct sv_site_page {
 	const char *mime;
 	const unsigned char *data;
 	const size_t *len;
+	const char *file; /* or NULL: what --static serves for path when it
+	                     has no file of that name ("/dashboard.html") */
 };
 
 /* What the site serves and admits; the caller fills it and owns it. */

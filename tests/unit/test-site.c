@@ -24,9 +24,24 @@ static const unsigned char json_data[] = "{}";
 static const size_t json_len = 2;
 
 static const struct sv_site_page pages[] = {
-	{ "/", "text/html", page_data, &page_len },
-	{ "/dashboard", "text/html", page_data, &page_len },
-	{ "/overlay.json", "application/json", json_data, &json_len },
+	{ .path = "/",
+	    .mime = "text/html",
+	    .data = page_data,
+	    .len = &page_len },
+	{ .path = "/dashboard",
+	    .mime = "text/html",
+	    .data = page_data,
+	    .len = &page_len,
+	    .file = "/dashboard.html" },
+	{ .path = "/overlay.json",
+	    .mime = "application/json",
+	    .data = json_data,
+	    .len = &json_len },
+	{ .path = "/board",
+	    .mime = "text/html",
+	    .data = page_data,
+	    .len = &page_len,
+	    .file = "/dashboard.html" },
 };
 
 #define UPGRADE                             \
@@ -130,7 +145,7 @@ body(const char *out)
 static void
 test_routes(void)
 {
-	struct sv_site s = { .pages = pages, .npages = 3, .max_replay = 1024 };
+	struct sv_site s = { .pages = pages, .npages = 4, .max_replay = 1024 };
 	char out[4096], dir[] = "/tmp/test-site-XXXXXX";
 	char root[PATH_MAX], path[PATH_MAX + 32];
 	bool head;
@@ -193,10 +208,14 @@ test_routes(void)
 	CHECK(
 	    strstr(out, "Content-Length: 11\r\n") != NULL && *body(out) == '\0',
 	    "--static: HEAD, the file's length, no body");
-	route(&s, "GET /dashboard HTTP/1.1\r\nHost: x\r\n\r\n", out,
+	route(&s, "GET /dashboard?token=x HTTP/1.1\r\nHost: x\r\n\r\n", out,
 	    sizeof(out), &head);
 	CHECK(strstr(out, "\r\n\r\n<p>my dashboard</p>") != NULL,
-	    "--static: /dashboard is dashboard.html");
+	    "--static: /dashboard is its page's file, dashboard.html");
+	route(&s, "GET /board HTTP/1.1\r\nHost: x\r\n\r\n", out, sizeof(out),
+	    &head);
+	CHECK(strstr(out, "\r\n\r\n<p>my dashboard</p>") != NULL,
+	    "--static: any page's file, from the table");
 	route(&s, "GET /overlay.json HTTP/1.1\r\nHost: x\r\n\r\n", out,
 	    sizeof(out), &head);
 	CHECK(strstr(out, "\r\n\r\n{}") != NULL,
@@ -230,7 +249,7 @@ static void
 test_admit(void)
 {
 	static const char *const origins[] = { "https://obs.example" };
-	struct sv_site s = { .pages = pages, .npages = 3, .max_replay = 1024 };
+	struct sv_site s = { .pages = pages, .npages = 4, .max_replay = 1024 };
 	struct sv_bcast_filter f;
 	char out[4096];
 	long n;
