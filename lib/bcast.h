@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "ws.h"
 
 struct sv_bcast_event {
@@ -54,11 +55,12 @@ bool sv_bcast_match(
  * types), ?channel=LOGIN (lower-cased) and ?replay=N (0 to max_replay;
  * *replay_n is -1 without one); an empty value counts as absent.
  * Returns 0 with f filled (release it with sv_bcast_filter_fini()), or
- * -1 when one of them is malformed (f left empty). Running out of memory
- * leaves a list shorter, or out.
+ * -1 with f left empty and e set: EX_DATAERR when one of them is
+ * malformed, EX_OSERR when memory ran out (never a filter that lets more
+ * through than asked).
  */
 int sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
-    unsigned long max_replay, long *replay_n);
+    unsigned long max_replay, long *replay_n, struct sv_err *e);
 
 /* Free the lists and clear f. */
 void sv_bcast_filter_fini(struct sv_bcast_filter *f);

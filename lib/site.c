@@ -149,12 +149,16 @@ sv_site_admit(const struct sv_site *s, struct sv_hconn *h,
 	}
 	st = check_peer(s, hd);
 	if (st == 0 &&
-	    sv_bcast_filter_parse(f, hd->target, s->max_replay, replay_n) < 0)
-		st = 400;
+	    sv_bcast_filter_parse(f, hd->target, s->max_replay, replay_n, &e) <
+	        0) {
+		sv_log_debug("refused an upgrade: %s", e.msg);
+		st = e.ex == EX_OSERR ? 503 : 400;
+	}
 	if (st != 0) {
 		sv_hconn_respond_text(h, st,
 		    st == 401     ? "token required\n" :
 		        st == 403 ? "origin not allowed\n" :
+		        st == 503 ? "out of memory\n" :
 		                    "bad query\n",
 		    NULL);
 		return -1;

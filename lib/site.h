@@ -16,7 +16,7 @@
  * sends one (403), it carries ?token= with the token when one is set
  * (401; compared as SHA-256 digests in constant time, so the length
  * leaks nothing), and its ?types=, ?channel= and ?replay= are well-formed
- * (400, lib/bcast).
+ * (400, lib/bcast; 503 when memory ran out reading them).
  *
  * No globals; I/O only through lib/hconn. Not thread-safe.
  */
