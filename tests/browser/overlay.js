@@ -80,11 +80,51 @@ async function eventsTaken(n) {
   fail("ws-broadcast did not take " + n + " events");
 }
 
+// Runs in every page before its own scripts: records, on the page side,
+// every alert the overlay shows, so a check can say what never appeared.
+// window.__shown: {id, t} per alert shown, in order; window.__hidden: {id,
+// t} when it left the screen; window.__overlap: "A>B" whenever B was put
+// on screen while A was still there.
+function recorder() {
+  window.__shown = [];
+  window.__hidden = [];
+  window.__overlap = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const a = document.getElementById("alert");
+    if (!a) return;
+    let cur = null; // the id on screen
+    new MutationObserver(() => {
+      const id = a.dataset.id || "";
+      if (a.className === "show" && id && id !== cur) {
+        if (cur !== null) window.__overlap.push(cur + ">" + id);
+        cur = id;
+        window.__shown.push({ id: id, t: performance.now() });
+      } else if (a.className === "" && cur !== null) {
+        window.__hidden.push({ id: cur, t: performance.now() });
+        cur = null;
+      }
+    }).observe(a, { attributes: true, attributeFilter: ["class", "data-id"] });
+  });
+}
+
 async function openPage(p, query) {
   const page = await browser.newPage({ viewport: { width: 900, height: 260 } });
   page.on("pageerror", (e) => { console.log("# page error: " + e.message); });
+  await page.addInitScript(recorder);
   await page.goto("http://" + addr + p + query);
   return page;
+}
+
+// The ids of every alert the page has shown so far, in order.
+function shownIds(page) {
+  return page.evaluate(() => window.__shown.map((s) => s.id));
+}
+
+// Fail unless the page showed exactly the alerts want, in that order.
+async function onlyShown(page, want, what) {
+  const got = await shownIds(page);
+  if (got.join(" ") !== want.join(" "))
+    fail(what + ": shown " + JSON.stringify(got) + ", want " + JSON.stringify(want));
 }
 
 async function connected(page, ms) {
@@ -152,13 +192,19 @@ const scenarios = {
     const b = trigger("subscribe", ["--user", "bitbard", "--tier", "2000"]);
     const t0 = feed(a, b);
     await waitShown(page, a.id, 1000);
-    const overlaps = await page.evaluate(() =>
-      document.querySelectorAll("#alert.show, #alert.hide").length);
-    if (overlaps !== 1) fail("more than one alert element");
     const s = await waitShown(page, b.id, 5000);
     const dt = Date.now() - t0;
     if (dt < 1000) fail("the second alert came after " + dt + " ms, before the first ended");
     if (s.text !== "BitBard just subscribed at tier 2!") fail("text: " + s.text);
+    // never on top of each other: the first had left the screen (and the
+    // gap passed) before the second was put on it
+    await onlyShown(page, [a.id, b.id], "two events");
+    const r = await page.evaluate(() => ({ shown: window.__shown,
+      hidden: window.__hidden, overlap: window.__overlap }));
+    if (r.overlap.length !== 0) fail("alerts on top of each other: " + r.overlap);
+    if (r.hidden.length < 1 || r.hidden[0].id !== a.id ||
+        r.shown[1].t - r.hidden[0].t < 150)
+      fail("the second alert was not shown after the first had gone: " + JSON.stringify(r));
     ok("two events queue: the second shows " + dt + " ms later, after the first: " + s.text);
   },
 
@@ -275,6 +321,8 @@ const scenarios = {
     const small = trigger("cheer", ["--user", "bitbard", "--amount", "50"]);
     const big = trigger("cheer", ["--user", "bitbard", "--amount", "250"]);
     feed(small, big);
+    // alerts show in order: had the 50-bit cheer passed, it would have
+    // been on screen before this one
     const a = await waitShown(page, big.id, 1000);
     if (a.text !== "250 from BitBard" || a.title !== "Bits!") fail("custom template: " + JSON.stringify(a));
     const img = await page.evaluate(() => {
@@ -284,8 +332,7 @@ const scenarios = {
     if (img !== "/media/coin.png") fail("image: " + img);
     for (let i = 0; i < 40 && !urls.includes("/media/coin.wav"); i++) await sleep(25);
     if (!urls.includes("/media/coin.wav")) fail("the sound was not loaded: " + urls.join(" "));
-    const seen = await page.evaluate(() => document.getElementById("alert").dataset.id);
-    if (seen === small.id) fail("a 50-bit cheer was shown with min_bits 100");
+    await onlyShown(page, [big.id], "min_bits 100 with cheers of 50 and 250 bits");
     ok("overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: " + a.text);
     // ?min_bits= and ?types= in the URL win over the file
     const p2 = await openPage("/", "?types=raid&min_bits=10&duration=1");
@@ -294,8 +341,7 @@ const scenarios = {
     const r = trigger("raid", ["--user", "lanternfish", "--viewers", "3"]);
     feed(c, r);
     await waitShown(p2, r.id, 1000);
-    const shownIds = await p2.evaluate(() => document.getElementById("alert").dataset.id);
-    if (shownIds !== r.id) fail("?types=raid showed " + shownIds);
+    await onlyShown(p2, [r.id], "?types=raid with a cheer before the raid");
     ok("?types=raid shows the raid and skips the cheer");
   },
 
