@@ -310,7 +310,7 @@ const scenarios = {
     fs.writeFileSync(path.join(dir, "media", "coin.wav"), Buffer.alloc(64));
     fs.writeFileSync(path.join(dir, "media", "coin.png"), Buffer.alloc(64));
     fs.writeFileSync(path.join(dir, "overlay.json"), JSON.stringify({
-      duration: 1, gap: 0.1, min_bits: 100,
+      duration: 1, gap: 0.1, min_bits: 100, types: ["cheer", "bits-use"],
       alerts: { "channel.cheer": { image: "media/coin.png", sound: "media/coin.wav",
         title: "Bits!", text: "{bits} from {user}" } } }));
     await startServer(["--static", dir]);
@@ -318,11 +318,16 @@ const scenarios = {
     const urls = [];
     page.on("request", (r) => urls.push(new URL(r.url()).pathname));
     await connected(page);
+    // a channel.bits.use event (the synthetic ones do not cover it)
+    const bitsUse = (amount) => trigger("cheer", ["--user", "bitbard",
+      "--amount", String(amount)], (e) => { e.type = "channel.bits.use"; });
     const small = trigger("cheer", ["--user", "bitbard", "--amount", "50"]);
+    const raid = trigger("raid", ["--viewers", "40"]);
     const big = trigger("cheer", ["--user", "bitbard", "--amount", "250"]);
-    feed(small, big);
-    // alerts show in order: had the 50-bit cheer passed, it would have
-    // been on screen before this one
+    const bu = bitsUse(300);
+    feed(small, raid, big, bu);
+    // alerts show in order: had the 50-bit cheer or the raid passed, it
+    // would have been on screen before this one
     const a = await waitShown(page, big.id, 1000);
     if (a.text !== "250 from BitBard" || a.title !== "Bits!") fail("custom template: " + JSON.stringify(a));
     const img = await page.evaluate(() => {
@@ -332,17 +337,24 @@ const scenarios = {
     if (img !== "/media/coin.png") fail("image: " + img);
     for (let i = 0; i < 40 && !urls.includes("/media/coin.wav"); i++) await sleep(25);
     if (!urls.includes("/media/coin.wav")) fail("the sound was not loaded: " + urls.join(" "));
-    await onlyShown(page, [big.id], "min_bits 100 with cheers of 50 and 250 bits");
     ok("overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: " + a.text);
+    // overlay.json's types go to the server, which knows "bits-use"
+    await waitShown(page, bu.id, 3000);
+    await onlyShown(page, [big.id, bu.id], "types cheer,bits-use and min_bits 100");
+    if (!serverErr.includes("types channel.cheer,channel.bits.use"))
+      fail("the server was not asked for overlay.json's types: " + serverErr);
+    ok("overlay.json's types reach ws-broadcast as ?types=: a bits-use event shows, the raid does not");
     // ?min_bits= and ?types= in the URL win over the file
-    const p2 = await openPage("/", "?types=raid&min_bits=10&duration=1");
+    const p2 = await openPage("/", "?types=raid,bits-use&min_bits=10&duration=1");
     await connected(p2);
     const c = trigger("cheer", ["--amount", "50"]);
     const r = trigger("raid", ["--user", "lanternfish", "--viewers", "3"]);
-    feed(c, r);
+    const bu2 = bitsUse(20);
+    feed(c, r, bu2);
     await waitShown(p2, r.id, 1000);
-    await onlyShown(p2, [r.id], "?types=raid with a cheer before the raid");
-    ok("?types=raid shows the raid and skips the cheer");
+    await waitShown(p2, bu2.id, 3000);
+    await onlyShown(p2, [r.id, bu2.id], "?types=raid,bits-use with a cheer before the raid");
+    ok("?types=raid,bits-use shows the raid and the bits-use event and skips the cheer");
   },
 
   // without --token-file the dashboard is read-only
