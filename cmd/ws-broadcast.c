@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "bcast.h"
+#include "buf.h"
 #include "cli.h"
 #include "control.h"
 #include "dedupe.h"
@@ -708,15 +709,26 @@ static const struct sv_site_page pages[] = {
 static void
 serve_health(struct srv *s, struct hconn *h)
 {
-	char body[256];
-	int n;
+	char *body = NULL;
+	struct sv_buf b;
+	json_t *o;
 
-	n = snprintf(body, sizeof(body),
-	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
-	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
-	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
-	    s->site.has_token ? "true" : "false");
-	sv_hconn_respond(&h->c, 200, "application/json", body, (size_t)n, NULL);
+	sv_buf_init(&b);
+	o = json_pack("{s:s,s:I,s:I,s:I,s:s,s:b,s:o*}", "status", "ok",
+	    "clients", (json_int_t)s->nclients, "events", (json_int_t)s->sent,
+	    "duplicates", (json_int_t)s->dups, "input",
+	    s->in_open ? "open" : "closed", "control", s->site.has_token,
+	    "test_types", sv_control_test_types());
+	if (o != NULL)
+		body = json_dumps(o, JSON_COMPACT);
+	if (body == NULL || sv_buf_appendf(&b, "%s\n", body) < 0)
+		sv_hconn_respond_text(&h->c, 503, "out of memory\n", NULL);
+	else
+		sv_hconn_respond(
+		    &h->c, 200, "application/json", b.data, b.len, NULL);
+	sv_buf_fini(&b);
+	free(body);
+	json_decref(o);
 }
 
 static void

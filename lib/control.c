@@ -144,6 +144,21 @@ sv_control_test_line(const char *type, const char *channel, size_t *outlen,
 	return s;
 }
 
+json_t *
+sv_control_test_types(void)
+{
+	const char *const *t;
+	json_t *a = json_array();
+
+	for (t = sv_synth_types(); a != NULL && *t != NULL; t++) {
+		if (json_array_append_new(a, json_string(*t)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 char *
 sv_control_reply(
     enum sv_control_op op, const char *id, const char *error, size_t *outlen)

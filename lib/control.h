@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "err.h"
 #include "event.h"
 
@@ -64,6 +66,13 @@ char *sv_control_mark(
  */
 char *sv_control_test_line(const char *type, const char *channel,
     size_t *outlen, char id[SV_EVENT_ID_LEN], struct sv_err *e);
+
+/*
+ * The types a test message may name, as a JSON array of EventSub type
+ * names (those synthetic events cover, lib/synth), for pages that offer
+ * them. Returns a new reference, or NULL when out of memory.
+ */
+json_t *sv_control_test_types(void);
 
 /*
  * The reply to a request: {"op":..,"ok":true,"id":..} when error is NULL,

@@ -223,7 +223,7 @@ ev() {
 	run grep -i '^content-type: text/html' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	run -0 curl --max-time 10 -sfI "http://$ADDR/"
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0'"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0 and (.test_types | index(\"channel.cheer\") != null)'"
 	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
 	assert_output 404
 	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"

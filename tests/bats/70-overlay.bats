@@ -84,7 +84,8 @@ browse() {
 	assert_line 'ok ?types=raid,bits-use shows the raid and the bits-use event and skips the cheer'
 }
 
-@test "without --token-file the dashboard is read-only" {
+@test "without --token-file the dashboard is read-only; its test buttons are the server's types" {
 	browse readonly
 	assert_line --partial 'ok without a token the dashboard is read-only'
+	assert_line --regexp "^ok a test button for each of the server's [0-9]+ test types$"
 }

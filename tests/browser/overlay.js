@@ -364,9 +364,17 @@ const scenarios = {
     await connected(dash);
     await dash.waitForFunction(() => document.getElementById("mode").textContent === "read-only",
       null, { timeout: 2000 });
-    const enabled = await dash.$$eval("#tests button", (b) => b.filter((x) => !x.disabled).length);
+    const h = await (await fetch("http://" + addr + "/healthz")).json();
+    const buttons = await dash.$$eval("#tests button", (b) => b.map((x) =>
+      ({ type: x.dataset.type, label: x.textContent, disabled: x.disabled })));
+    if (buttons.map((b) => b.type).join(" ") !== h.test_types.join(" ") ||
+        h.test_types.length < 10)
+      fail("test buttons " + JSON.stringify(buttons) + " for " + h.test_types);
+    const enabled = buttons.filter((b) => !b.disabled).length;
     if (enabled !== 0) fail(enabled + " test buttons enabled");
     ok("without a token the dashboard is read-only (buttons disabled)");
+    if (buttons[3].label !== "gift") fail("labels: " + JSON.stringify(buttons));
+    ok("a test button for each of the server's " + buttons.length + " test types");
   },
 
   // the README picture: an alert over a stand-in game scene, and the dashboard

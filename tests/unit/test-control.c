@@ -90,6 +90,18 @@ test_lines(void)
 	        e.ex == EX_DATAERR,
 	    "an unknown type");
 
+	o = sv_control_test_types();
+	CHECK(json_is_array(o) && json_array_size(o) >= 10 &&
+	        strcmp(json_string_value(json_array_get(o, 0)),
+	            "channel.follow") == 0,
+	    "the test types, EventSub names");
+	s = json_dumps(o, JSON_COMPACT);
+	CHECK(s != NULL && strstr(s, "\"channel.cheer\"") != NULL &&
+	        strstr(s, "\"stream.offline\"") != NULL,
+	    "cheers and stream.offline among them");
+	free(s);
+	json_decref(o);
+
 	s = sv_control_reply(SV_CONTROL_REPLAY, "a", NULL, &n);
 	CHECK_STR(
 	    s, "{\"op\":\"replay\",\"ok\":true,\"id\":\"a\"}", "reply ok");
