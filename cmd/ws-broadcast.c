@@ -46,7 +46,6 @@
 #include "log.h"
 #include "net.h"
 #include "site.h"
-#include "types.h"
 #include "ws.h"
 
 /* The built-in pages, generated from share/overlay/ (scripts/embed). */
@@ -380,10 +379,10 @@ client_close(struct srv *s, struct client *c, unsigned code, const char *why)
 	}
 }
 
-/* Queue one event on one client, closing it with 1008 when its queue
- * would pass --max-queue. */
+/* Queue one message (an event, a reply) on one client, closing it with
+ * 1008 when its queue would pass --max-queue. */
 static void
-client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
+client_send(struct srv *s, struct client *c, struct sv_ws_frame *frame)
 {
 	struct sv_err e;
 	size_t queued;
@@ -393,8 +392,7 @@ client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 	/* one event larger than the limit may still go to a client that
 	 * has nothing queued */
 	queued = sv_ws_queued(c->ws);
-	if (queued > 0 &&
-	    queued + sv_ws_frame_size(ev->frame) > s->o->max_queue) {
+	if (queued > 0 && queued + sv_ws_frame_size(frame) > s->o->max_queue) {
 		sv_log_warn("client %lu (%s): more than %lu bytes unsent; "
 		            "closed with 1008",
 		    c->id, c->addr, s->o->max_queue);
@@ -403,7 +401,7 @@ client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 		client_update(s, c);
 		return;
 	}
-	if (sv_ws_send_frame(c->ws, ev->frame, &e) < 0) {
+	if (sv_ws_send_frame(c->ws, frame, &e) < 0) {
 		if (sv_ws_state(c->ws) == SV_WS_CLOSED)
 			sv_log_debug("client %lu: %s", c->id, e.msg);
 		client_update(s, c);
@@ -450,7 +448,7 @@ replay(struct srv *s, struct client *c)
 	     i < s->hist.len; i++) {
 		ev = sv_bcast_history_at(&s->hist, i);
 		if (sv_bcast_match(&c->filter, ev))
-			client_send(s, c, ev);
+			client_send(s, c, ev->frame);
 		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
 			break;
 	}
@@ -512,34 +510,8 @@ send_all(struct srv *s, const struct sv_bcast_event *ev)
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next; /* client_send may free c */
 		if (sv_bcast_match(&c->filter, ev))
-			client_send(s, c, ev);
+			client_send(s, c, ev->frame);
 	}
-}
-
-/* Send line (owned, freed here) to one client, or to every matching
- * client when c is NULL. */
-static int
-send_line(struct srv *s, struct client *c, char *line, size_t len,
-    const char *type, const char *login)
-{
-	struct sv_bcast_event ev;
-
-	if (line == NULL)
-		return -1;
-	memset(&ev, 0, sizeof(ev));
-	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
-	free(line);
-	if (ev.frame == NULL)
-		return -1;
-	/* borrowed for the send: nothing below keeps ev */
-	ev.type = (char *)(uintptr_t)type;
-	ev.login = (char *)(uintptr_t)login;
-	if (c != NULL)
-		client_send(s, c, &ev);
-	else
-		send_all(s, &ev);
-	sv_ws_frame_unref(ev.frame);
-	return 0;
 }
 
 /* The event again, marked "replay", to every matching client; never
@@ -547,43 +519,53 @@ send_line(struct srv *s, struct client *c, char *line, size_t len,
 static const char *
 do_replay(struct srv *s, const char *id)
 {
-	const struct sv_bcast_event *ev;
-	const char *p;
-	size_t len, ml;
-	char *line;
+	const struct sv_bcast_event *orig;
+	struct sv_bcast_event ev;
 
-	ev = sv_bcast_history_find(&s->hist, id);
-	if (ev == NULL)
+	orig = sv_bcast_history_find(&s->hist, id);
+	if (orig == NULL)
 		return "no event with this id in the history";
-	p = sv_ws_frame_payload(ev->frame, &len);
-	line = sv_control_mark(p, len, "replay", &ml);
-	if (send_line(s, NULL, line, ml, ev->type, ev->login) < 0)
+	if (sv_control_replay_event(&ev, orig) < 0)
 		return "out of memory";
+	send_all(s, &ev);
+	sv_bcast_event_fini(&ev);
 	sv_log_info("event %s replayed", id);
 	return NULL;
 }
 
+/* A test event to every matching client; its id into id. */
 static const char *
 do_test(struct srv *s, const struct sv_control_req *r, char *id, size_t idlen)
 {
-	char uid[SV_EVENT_ID_LEN], login[64];
-	const struct sv_type *t;
+	struct sv_bcast_event ev;
 	struct sv_err e;
+
+	if (sv_control_test_event(&ev, r->type, r->channel, &e) < 0)
+		return e.ex == EX_DATAERR ? "unknown type" : "out of memory";
+	send_all(s, &ev);
+	(void)snprintf(id, idlen, "%s", ev.id);
+	sv_log_info("test event %s (%s) sent", ev.id, ev.type);
+	sv_bcast_event_fini(&ev);
+	return NULL;
+}
+
+/* The answer to one request, to its sender only. */
+static void
+reply(struct srv *s, struct client *c, enum sv_control_op op, const char *id,
+    const char *err)
+{
+	struct sv_ws_frame *f = NULL;
 	size_t len;
 	char *line;
 
-	line = sv_control_test_line(r->type, r->channel, &len, uid, &e);
-	if (line == NULL)
-		return e.ex == EX_DATAERR ? "unknown type" : "out of memory";
-	t = sv_types_find(r->type);
-	(void)snprintf(login, sizeof(login), "%s",
-	    r->channel[0] != '\0' ? r->channel : "glowcaster");
-	sv_bcast_lower(login);
-	if (send_line(s, NULL, line, len, t->type, login) < 0)
-		return "out of memory";
-	(void)snprintf(id, idlen, "%s", uid);
-	sv_log_info("test event %s (%s) sent", uid, t->type);
-	return NULL;
+	line = sv_control_reply(op, id, err, &len);
+	if (line != NULL)
+		f = sv_ws_frame_new(SV_WS_TEXT, line, len);
+	free(line);
+	if (f == NULL)
+		return;
+	client_send(s, c, f);
+	sv_ws_frame_unref(f);
 }
 
 static void
@@ -593,8 +575,6 @@ handle(struct srv *s, struct request *rq)
 	char id[SV_EVENT_ID_LEN];
 	const char *err;
 	struct sv_err e;
-	size_t len;
-	char *reply;
 
 	id[0] = '\0';
 	if (sv_control_parse(rq->data, rq->len, &r, &e) < 0) {
@@ -604,14 +584,11 @@ handle(struct srv *s, struct request *rq)
 	} else if (r.op == SV_CONTROL_REPLAY) {
 		err = do_replay(s, r.id);
 	} else {
-		sv_bcast_lower(r.channel); /* a login */
 		err = do_test(s, &r, id, sizeof(id));
 	}
 	if (rq->from->h.kind == K_DEAD)
 		return; /* gone while the others were sent to */
-	reply = sv_control_reply(
-	    r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err, &len);
-	(void)send_line(s, rq->from, reply, len, NULL, NULL);
+	reply(s, rq->from, r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err);
 }
 
 /* Handle the control messages of this epoll batch, in order. */

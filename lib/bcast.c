@@ -34,6 +34,21 @@ sv_bcast_event_init(
 	return 0;
 }
 
+int
+sv_bcast_event_json(struct sv_bcast_event *ev, const json_t *obj)
+{
+	char *line = json_dumps(obj, JSON_COMPACT);
+	int rc;
+
+	if (line == NULL) {
+		memset(ev, 0, sizeof(*ev));
+		return -1;
+	}
+	rc = sv_bcast_event_init(ev, obj, line, strlen(line));
+	free(line);
+	return rc;
+}
+
 void
 sv_bcast_event_fini(struct sv_bcast_event *ev)
 {

@@ -33,6 +33,10 @@ struct sv_bcast_event {
 int sv_bcast_event_init(
     struct sv_bcast_event *ev, const json_t *obj, const char *line, size_t len);
 
+/* The same for an event that is not a line yet: obj framed as its
+ * compact JSON text. */
+int sv_bcast_event_json(struct sv_bcast_event *ev, const json_t *obj);
+
 /* Release what ev holds and clear it. */
 void sv_bcast_event_fini(struct sv_bcast_event *ev);
 

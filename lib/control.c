@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "event.h"
 #include "synth.h"
 #include "types.h"
 
@@ -78,6 +79,7 @@ sv_control_parse(
 			sv_err_set(e, EX_DATAERR, "bad \"channel\"");
 			goto out;
 		}
+		sv_bcast_lower(r->channel); /* a login */
 	} else {
 		sv_err_set(e, EX_DATAERR, "unknown op");
 		goto out;
@@ -88,60 +90,54 @@ out:
 	return rc;
 }
 
-static char *
-dump(const json_t *o, size_t *outlen)
+int
+sv_control_replay_event(
+    struct sv_bcast_event *out, const struct sv_bcast_event *ev)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
-
-	if (s != NULL)
-		*outlen = strlen(s);
-	return s;
-}
-
-char *
-sv_control_mark(const char *line, size_t len, const char *key, size_t *outlen)
-{
+	const char *line;
+	size_t len;
 	json_t *o;
-	char *s = NULL;
+	int rc = -1;
 
+	memset(out, 0, sizeof(*out));
+	line = sv_ws_frame_payload(ev->frame, &len);
 	o = json_loadb(line, len, 0, NULL);
-	if (json_is_object(o) && json_object_set_new(o, key, json_true()) == 0)
-		s = dump(o, outlen);
+	if (json_is_object(o) &&
+	    json_object_set_new(o, "replay", json_true()) == 0)
+		rc = sv_bcast_event_json(out, o);
 	json_decref(o);
-	return s;
+	return rc;
 }
 
-char *
-sv_control_test_line(const char *type, const char *channel, size_t *outlen,
-    char id[SV_EVENT_ID_LEN], struct sv_err *e)
+int
+sv_control_test_event(struct sv_bcast_event *out, const char *type,
+    const char *channel, struct sv_err *e)
 {
 	const struct sv_type *t = sv_types_find(type);
+	char id[SV_EVENT_ID_LEN];
 	struct sv_synth_opts so;
 	struct sv_synth r;
 	json_t *ev, *env;
-	char *s = NULL;
+	int rc = -1;
 
-	if (t == NULL || !sv_synth_supported(t->type)) {
-		sv_err_set(e, EX_DATAERR, "unknown type");
-		return NULL;
-	}
+	memset(out, 0, sizeof(*out));
+	if (t == NULL || !sv_synth_supported(t->type))
+		return sv_err_set(e, EX_DATAERR, "unknown type");
 	sv_synth_init(&r, 0);
 	sv_synth_opts_init(&so);
 	if (channel != NULL && channel[0] != '\0')
 		so.broadcaster = channel;
 	ev = sv_synth_event(&r, t->type, &so);
-	if (ev == NULL) {
-		sv_err_set(e, EX_OSERR, "out of memory");
-		return NULL;
-	}
+	if (ev == NULL)
+		return sv_err_set(e, EX_OSERR, "out of memory");
 	sv_event_uuid4(id);
 	env = sv_event_new(id, t->type, t->version, "trigger", NULL, ev);
 	if (env != NULL && json_object_set_new(env, "test", json_true()) == 0)
-		s = dump(env, outlen);
+		rc = sv_bcast_event_json(out, env);
 	json_decref(env);
-	if (s == NULL)
+	if (rc < 0)
 		sv_err_set(e, EX_OSERR, "out of memory");
-	return s;
+	return rc;
 }
 
 json_t *
@@ -173,7 +169,9 @@ sv_control_reply(
 	        json_object_set_new(o, "id", sv_event_str_lossy(id)) == 0) &&
 	    (error == NULL ||
 	        json_object_set_new(o, "error", json_string(error)) == 0))
-		s = dump(o, outlen);
+		s = json_dumps(o, JSON_COMPACT);
+	if (s != NULL)
+		*outlen = strlen(s);
 	json_decref(o);
 	return s;
 }

@@ -9,7 +9,8 @@
  * A replayed event is the stored line with "replay":true added, so
  * overlays that drop ids they have shown know to show it again; a test
  * event is a synthetic envelope (source "trigger") with "test":true.
- * The sender gets one reply per request:
+ * Both are built here as lib/bcast events, ready to send. The sender
+ * gets one reply per request:
  *
  *   {"op":"replay","ok":true,"id":"ID"}
  *   {"op":"test","ok":false,"error":"unknown type"}
@@ -23,8 +24,8 @@
 
 #include <jansson.h>
 
+#include "bcast.h"
 #include "err.h"
-#include "event.h"
 
 enum sv_control_op {
 	SV_CONTROL_UNKNOWN, /* "op" missing or not known: replies say "error" */
@@ -36,7 +37,8 @@ struct sv_control_req {
 	enum sv_control_op op;
 	char id[256]; /* replay: the event's id */
 	char type[128]; /* test: an EventSub type or CLI alias */
-	char channel[64]; /* test: the broadcaster login, "" for the default */
+	char channel[64]; /* test: the broadcaster login (lower-cased), ""
+	                     for the default */
 };
 
 /*
@@ -51,21 +53,23 @@ int sv_control_parse(
     const char *data, size_t len, struct sv_control_req *r, struct sv_err *e);
 
 /*
- * A copy of the JSON object line[0..len) with key set to true, compact.
- * Returns a NUL-terminated line (length in *outlen) to free(), or NULL
- * when line is not a JSON object or memory ran out.
+ * The event ev again, to broadcast as a replay: its line with
+ * "replay":true added (compact), its id, type and channel. Returns 0
+ * with out filled (release it with sv_bcast_event_fini()), or -1 when
+ * ev's line is not a JSON object or memory ran out (out left empty).
  */
-char *sv_control_mark(
-    const char *line, size_t len, const char *key, size_t *outlen);
+int sv_control_replay_event(
+    struct sv_bcast_event *out, const struct sv_bcast_event *ev);
 
 /*
  * A test event of type (name or alias) for channel (NULL or "": the
- * synthetic default), with "test":true. Returns the line to free(), its
- * length in *outlen and the new id in id; NULL with e set: EX_DATAERR
- * for a type synthetic events do not cover, EX_OSERR.
+ * synthetic default), with "test":true and a new id (out->id), ready to
+ * broadcast. Returns 0 with out filled (release it with
+ * sv_bcast_event_fini()); -1 with e set and out left empty: EX_DATAERR
+ * ("unknown type") for a type synthetic events do not cover, EX_OSERR.
  */
-char *sv_control_test_line(const char *type, const char *channel,
-    size_t *outlen, char id[SV_EVENT_ID_LEN], struct sv_err *e);
+int sv_control_test_event(struct sv_bcast_event *out, const char *type,
+    const char *channel, struct sv_err *e);
 
 /*
  * The types a test message may name, as a JSON array of EventSub type
