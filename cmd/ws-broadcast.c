@@ -107,7 +107,6 @@ struct client {
 	struct sv_bcast_filter filter; /* ?types=, ?channel= */
 	unsigned long rx_at_ping;
 	bool ping_pending;
-	bool control; /* presented the token: may send control messages */
 	bool told; /* warned that its messages are ignored */
 	long replay; /* events replayed on connect (?replay=), -1: --replay */
 	struct srv *s;
@@ -462,8 +461,9 @@ replay(struct srv *s, struct client *c)
 /*
  * A message from a client (sv_ws_io() is running for it, so nothing here
  * may free a session: the request is kept and handled after the batch).
- * Only clients that presented the token may send; the others' messages
- * are ignored, and logged once per client.
+ * With --token-file every client presented the token (sv_site_admit()
+ * let no other in) and may send; without one, messages are ignored, and
+ * logged once per client.
  */
 static void
 client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
@@ -474,7 +474,7 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 	size_t n = 0;
 
 	(void)ws;
-	if (!c->control) {
+	if (!s->site.has_token) {
 		if (!c->told)
 			sv_log_info("client %lu (%s): message ignored: "
 			            "read-only client (no --token-file)",
@@ -731,7 +731,6 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	c->h.kind = K_WS;
 	c->filter = f;
 	c->replay = replay_n;
-	c->control = s->site.has_token; /* sv_site_admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
 	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
