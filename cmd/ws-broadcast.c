@@ -108,7 +108,6 @@ struct client {
 	unsigned long rx_at_ping;
 	bool ping_pending;
 	bool told; /* warned that its messages are ignored */
-	long replay; /* events replayed on connect (?replay=), -1: --replay */
 	struct srv *s;
 	long long close_deadline; /* 0: not closing */
 	unsigned long id;
@@ -434,15 +433,15 @@ client_io(struct srv *s, struct client *c, uint32_t revents)
 	client_update(s, c);
 }
 
-/* The last N events that match c, oldest first (N: its ?replay=, else
- * --replay). */
+/* The last N events that match c, oldest first (N: its ?replay=, or
+ * --replay when replay_n is -1). */
 static void
-replay(struct srv *s, struct client *c)
+replay(struct srv *s, struct client *c, long replay_n)
 {
 	const struct sv_bcast_event *ev;
 	size_t i, want;
 
-	want = c->replay >= 0 ? (size_t)c->replay : s->o->replay;
+	want = replay_n >= 0 ? (size_t)replay_n : s->o->replay;
 	for (i = sv_bcast_history_tail(&s->hist, want, &c->filter);
 	     i < s->hist.len; i++) {
 		ev = sv_bcast_history_at(&s->hist, i);
@@ -730,7 +729,6 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	}
 	c->h.kind = K_WS;
 	c->filter = f;
-	c->replay = replay_n;
 	c->s = s;
 	c->id = ++s->next_id;
 	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
@@ -760,7 +758,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	    f.types != NULL ? ", types " : "", f.types != NULL ? f.types : "",
 	    f.channels != NULL ? ", channel " : "",
 	    f.channels != NULL ? f.channels : "");
-	replay(s, c);
+	replay(s, c, replay_n);
 	if (c->h.kind == K_DEAD)
 		return; /* gone while replaying */
 	if (sv_ws_pending(c->ws)) {
