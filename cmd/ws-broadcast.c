@@ -132,7 +132,8 @@ struct srv {
 	struct sv_event_input in;
 	bool in_open; /* still reading stdin */
 	bool in_polled; /* stdin is in epoll (else a file: always ready) */
-	struct sv_site site; /* pages, --static, --origin, the token */
+	struct sv_site site; /* pages, --static, --origin, the token; and
+	                        whether the server is stopping */
 	struct sv_dedupe *dd;
 	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
@@ -148,8 +149,7 @@ struct srv {
 	struct sv_ws_frame *ping;
 	long long next_ping;
 	char static_root[PATH_MAX];
-	bool stopping;
-	long long stop_deadline;
+	long long stop_deadline; /* once stopping (site.stopping) */
 	int ex;
 };
 
@@ -600,7 +600,7 @@ handle_requests(struct srv *s)
 		s->req_head = r->next;
 		if (s->req_head == NULL)
 			s->req_tail = NULL;
-		if (r->from->h.kind != K_DEAD && !s->stopping)
+		if (r->from->h.kind != K_DEAD && !s->site.stopping)
 			handle(s, r);
 		free(r);
 	}
@@ -877,11 +877,10 @@ stop(struct srv *s, const char *why)
 {
 	struct client *c, *next;
 
-	if (s->stopping)
+	if (s->site.stopping)
 		return;
 	sv_log_info("%s: closing %zu clients", why, s->nclients);
-	s->stopping = true;
-	s->site.stopping = true; /* upgrades get 503 */
+	s->site.stopping = true; /* and upgrades get 503 */
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
@@ -995,11 +994,11 @@ timers(struct srv *s, long long now)
 		if (c->close_deadline != 0 && now >= c->close_deadline)
 			client_free(s, c, "no answer to close; dropped");
 	}
-	if (!s->accepting && !s->stopping && now >= s->accept_resume) {
+	if (!s->accepting && !s->site.stopping && now >= s->accept_resume) {
 		s->accepting = true;
 		ep_mod(s, s->lfd, EPOLLIN, &s->lh);
 	}
-	if (!s->stopping && now >= s->next_ping)
+	if (!s->site.stopping && now >= s->next_ping)
 		ping_round(s, now);
 }
 
@@ -1138,7 +1137,7 @@ loop_timeout(struct srv *s, long long now)
 
 	if (s->in_open && !s->in_polled)
 		return 0;
-	if (!s->stopping && s->next_ping - now < t)
+	if (!s->site.stopping && s->next_ping - now < t)
 		t = s->next_ping - now;
 	return t < 0 ? 0 : (int)t;
 }
@@ -1158,14 +1157,14 @@ run(const struct opts *o)
 		return ex;
 	}
 	for (;;) {
-		if (sv_cli_stopping() && !s.stopping) {
+		if (sv_cli_stopping() && !s.site.stopping) {
 			if (s.lfd >= 0) {
 				close(s.lfd);
 				s.lfd = -1;
 			}
 			stop(&s, "stopped");
 		}
-		if (s.stopping) {
+		if (s.site.stopping) {
 			if (s.lfd >= 0) {
 				close(s.lfd); /* no new clients */
 				s.lfd = -1;
