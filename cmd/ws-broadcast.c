@@ -872,6 +872,8 @@ broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 	sv_bcast_history_push(&s->hist, &ev);
 }
 
+/* Stop: no new connections, every client closed with 1001; run() ends
+ * once they are gone or CLOSE_TIMEOUT_MS has passed. */
 static void
 stop(struct srv *s, const char *why)
 {
@@ -882,6 +884,11 @@ stop(struct srv *s, const char *why)
 	sv_log_info("%s: closing %zu clients", why, s->nclients);
 	s->site.stopping = true; /* and upgrades get 503 */
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
+	if (s->lfd >= 0) {
+		close(s->lfd); /* leaves epoll */
+		s->lfd = -1;
+		s->accepting = false;
+	}
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
 		client_close(s, c, SV_WS_CLOSE_GOING_AWAY, "server going away");
@@ -1157,23 +1164,11 @@ run(const struct opts *o)
 		return ex;
 	}
 	for (;;) {
-		if (sv_cli_stopping() && !s.site.stopping) {
-			if (s.lfd >= 0) {
-				close(s.lfd);
-				s.lfd = -1;
-			}
+		if (sv_cli_stopping())
 			stop(&s, "stopped");
-		}
-		if (s.site.stopping) {
-			if (s.lfd >= 0) {
-				close(s.lfd); /* no new clients */
-				s.lfd = -1;
-				s.accepting = false;
-			}
-			if (s.nclients == 0 ||
-			    sv_net_now_ms() >= s.stop_deadline)
-				break;
-		}
+		if (s.site.stopping &&
+		    (s.nclients == 0 || sv_net_now_ms() >= s.stop_deadline))
+			break;
 		now = sv_net_now_ms();
 		n = epoll_wait(s.ep, evs, 256, loop_timeout(&s, now));
 		if (n < 0 && errno != EINTR) {
