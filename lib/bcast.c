@@ -208,10 +208,6 @@ sv_bcast_history_fini(struct sv_bcast_history *h)
 void
 sv_bcast_history_push(struct sv_bcast_history *h, struct sv_bcast_event *ev)
 {
-	if (h->cap == 0) {
-		sv_bcast_event_fini(ev);
-		return;
-	}
 	if (h->len == h->cap) {
 		sv_bcast_event_fini(&h->ring[h->head]);
 		h->ring[h->head] = *ev;

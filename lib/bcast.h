@@ -75,7 +75,8 @@ struct sv_bcast_history {
 	size_t cap, len, head;
 };
 
-/* 0, or -1 when out of memory. cap >= 1. */
+/* 0, or -1 when out of memory. cap >= 1 (the other functions rely on
+ * it). */
 int sv_bcast_history_init(struct sv_bcast_history *h, size_t cap);
 void sv_bcast_history_fini(struct sv_bcast_history *h);
 
