@@ -114,14 +114,6 @@ struct client {
 	char addr[56];
 };
 
-/* A control message, kept until the epoll batch is done. */
-struct request {
-	struct request *next;
-	struct client *from; /* checked for K_DEAD before use */
-	size_t len;
-	char data[];
-};
-
 struct srv {
 	const struct opts *o;
 	int ep;
@@ -145,7 +137,7 @@ struct srv {
 	unsigned long sent; /* events broadcast */
 	unsigned long dups; /* events dropped as duplicates */
 	struct handler *graves; /* freed after the epoll batch */
-	struct request *req_head, *req_tail;
+	struct sv_control_queue rq; /* this batch's control messages */
 	struct sv_ws_frame *ping;
 	long long next_ping;
 	char static_root[PATH_MAX];
@@ -455,8 +447,6 @@ replay(struct srv *s, struct client *c, long replay_n)
 /* ---- control messages (lib/control)
  * -------------------------------------------------------- */
 
-#define MAX_REQUESTS 1024 /* queued in one epoll batch */
-
 /*
  * A message from a client (sv_ws_io() is running for it, so nothing here
  * may free a session: the request is kept and handled after the batch).
@@ -469,8 +459,6 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 {
 	struct client *c = arg;
 	struct srv *s = c->s;
-	struct request *r;
-	size_t n = 0;
 
 	(void)ws;
 	if (!s->site.has_token) {
@@ -481,23 +469,9 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 		c->told = true;
 		return;
 	}
-	for (r = s->req_head; r != NULL; r = r->next)
-		n++;
-	if (op != SV_WS_TEXT || n >= MAX_REQUESTS ||
-	    (r = malloc(sizeof(*r) + len)) == NULL) {
+	if (op != SV_WS_TEXT || sv_control_queue_push(&s->rq, c, data, len) < 0)
 		sv_log_warn(
 		    "client %lu (%s): control message dropped", c->id, c->addr);
-		return;
-	}
-	r->next = NULL;
-	r->from = c;
-	r->len = len;
-	memcpy(r->data, data, len);
-	if (s->req_tail != NULL)
-		s->req_tail->next = r;
-	else
-		s->req_head = r;
-	s->req_tail = r;
 }
 
 /* Queue one event on every client it matches. */
@@ -567,8 +541,9 @@ reply(struct srv *s, struct client *c, enum sv_control_op op, const char *id,
 	sv_ws_frame_unref(f);
 }
 
+/* One control message from c: do it, then answer c. */
 static void
-handle(struct srv *s, struct request *rq)
+handle(struct srv *s, struct client *c, const struct sv_control_msg *m)
 {
 	struct sv_control_req r;
 	char id[SV_EVENT_ID_LEN];
@@ -576,33 +551,33 @@ handle(struct srv *s, struct request *rq)
 	struct sv_err e;
 
 	id[0] = '\0';
-	if (sv_control_parse(rq->data, rq->len, &r, &e) < 0) {
-		sv_log_info("client %lu (%s): bad control message: %s",
-		    rq->from->id, rq->from->addr, e.msg);
+	if (sv_control_parse(m->data, m->len, &r, &e) < 0) {
+		sv_log_info("client %lu (%s): bad control message: %s", c->id,
+		    c->addr, e.msg);
 		err = e.msg;
 	} else if (r.op == SV_CONTROL_REPLAY) {
 		err = do_replay(s, r.id);
 	} else {
 		err = do_test(s, &r, id, sizeof(id));
 	}
-	if (rq->from->h.kind == K_DEAD)
+	if (c->h.kind == K_DEAD)
 		return; /* gone while the others were sent to */
-	reply(s, rq->from, r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err);
+	reply(s, c, r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err);
 }
 
-/* Handle the control messages of this epoll batch, in order. */
+/* Handle the control messages of this epoll batch, in order (before
+ * bury(): a sender that died meanwhile is still there to be checked). */
 static void
 handle_requests(struct srv *s)
 {
-	struct request *r;
+	struct sv_control_msg *m;
+	struct client *c;
 
-	while ((r = s->req_head) != NULL) {
-		s->req_head = r->next;
-		if (s->req_head == NULL)
-			s->req_tail = NULL;
-		if (r->from->h.kind != K_DEAD && !s->site.stopping)
-			handle(s, r);
-		free(r);
+	while ((m = sv_control_queue_pop(&s->rq)) != NULL) {
+		c = m->from;
+		if (c->h.kind != K_DEAD && !s->site.stopping)
+			handle(s, c, m);
+		free(m);
 	}
 }
 
@@ -1033,6 +1008,7 @@ setup(struct srv *s, const struct opts *o)
 
 	memset(s, 0, sizeof(*s));
 	s->o = o;
+	sv_control_queue_init(&s->rq);
 	s->ep = -1;
 	s->lfd = -1;
 	s->lh.kind = K_LISTEN;
@@ -1119,12 +1095,7 @@ teardown(struct srv *s)
 		client_free(s, s->cl_head, NULL);
 	while (s->hc_head != NULL)
 		hconn_free(s, s->hc_head);
-	while (s->req_head != NULL) {
-		struct request *r = s->req_head;
-
-		s->req_head = r->next;
-		free(r);
-	}
+	sv_control_queue_fini(&s->rq);
 	bury(s);
 	sv_bcast_history_fini(&s->hist);
 	sv_dedupe_free(s->dd);

@@ -175,3 +175,58 @@ sv_control_reply(
 	json_decref(o);
 	return s;
 }
+
+void
+sv_control_queue_init(struct sv_control_queue *q)
+{
+	q->head = q->tail = NULL;
+	q->n = 0;
+}
+
+void
+sv_control_queue_fini(struct sv_control_queue *q)
+{
+	struct sv_control_msg *m;
+
+	while ((m = sv_control_queue_pop(q)) != NULL)
+		free(m);
+}
+
+int
+sv_control_queue_push(
+    struct sv_control_queue *q, void *from, const char *data, size_t len)
+{
+	struct sv_control_msg *m;
+
+	if (q->n >= SV_CONTROL_QUEUE_MAX ||
+	    (m = malloc(sizeof(*m) + len + 1)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->from = from;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	m->data[len] = '\0';
+	if (q->tail != NULL)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	q->n++;
+	return 0;
+}
+
+struct sv_control_msg *
+sv_control_queue_pop(struct sv_control_queue *q)
+{
+	struct sv_control_msg *m = q->head;
+
+	if (m == NULL)
+		return NULL;
+	q->head = m->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->n--;
+	m->next = NULL;
+	return m;
+}

@@ -86,4 +86,42 @@ json_t *sv_control_test_types(void);
 char *sv_control_reply(
     enum sv_control_op op, const char *id, const char *error, size_t *outlen);
 
+/*
+ * The control messages of one round of a server's loop. They arrive while
+ * the server reads a session, when it may neither send nor free one, so
+ * it keeps them here and handles them, oldest first, once the round is
+ * done. A round keeps at most SV_CONTROL_QUEUE_MAX of them, so one batch
+ * of reads bounds the memory held.
+ */
+#define SV_CONTROL_QUEUE_MAX 1024
+
+struct sv_control_msg {
+	struct sv_control_msg *next;
+	void *from; /* the sender, the caller's */
+	size_t len;
+	char data[]; /* data[0..len), a copy, NUL-terminated */
+};
+
+struct sv_control_queue {
+	struct sv_control_msg *head, *tail;
+	size_t n; /* messages kept */
+};
+
+void sv_control_queue_init(struct sv_control_queue *q);
+
+/* Free every message still kept. */
+void sv_control_queue_fini(struct sv_control_queue *q);
+
+/*
+ * Keep a copy of data[0..len) from the sender from. Returns 0, or -1 when
+ * it was not kept: SV_CONTROL_QUEUE_MAX messages are waiting, or memory
+ * ran out.
+ */
+int sv_control_queue_push(
+    struct sv_control_queue *q, void *from, const char *data, size_t len);
+
+/* The oldest message, taken off the queue (the caller free()s it), or
+ * NULL when none is left. */
+struct sv_control_msg *sv_control_queue_pop(struct sv_control_queue *q);
+
 #endif

@@ -163,10 +163,43 @@ test_lines(void)
 	free(s);
 }
 
+static void
+test_queue(void)
+{
+	struct sv_control_queue q;
+	struct sv_control_msg *m;
+	int a, b, i, kept = 0;
+
+	sv_control_queue_init(&q);
+	CHECK(sv_control_queue_pop(&q) == NULL, "empty");
+	CHECK(sv_control_queue_push(&q, &a, "one", 3) == 0 &&
+	        sv_control_queue_push(&q, &b, "two!", 4) == 0 && q.n == 2,
+	    "two kept, counted");
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->from == &a && m->len == 3 &&
+	        strcmp(m->data, "one") == 0 && q.n == 1,
+	    "the oldest first, a NUL-terminated copy, its sender");
+	free(m);
+	for (i = 0; i < SV_CONTROL_QUEUE_MAX + 5; i++)
+		kept += sv_control_queue_push(&q, &a, "x", 1) == 0;
+	CHECK(kept == SV_CONTROL_QUEUE_MAX - 1 && q.n == SV_CONTROL_QUEUE_MAX,
+	    "at most SV_CONTROL_QUEUE_MAX kept");
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->from == &b && strcmp(m->data, "two!") == 0,
+	    "still in order");
+	free(m);
+	CHECK(sv_control_queue_push(&q, &a, "y", 1) == 0,
+	    "room again once one is taken");
+	sv_control_queue_fini(&q);
+	CHECK(q.n == 0 && q.head == NULL && sv_control_queue_pop(&q) == NULL,
+	    "fini frees the rest");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_lines();
+	test_queue();
 	return unit_done();
 }
