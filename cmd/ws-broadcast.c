@@ -469,9 +469,10 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 		c->told = true;
 		return;
 	}
-	if (op != SV_WS_TEXT || sv_control_queue_push(&s->rq, c, data, len) < 0)
-		sv_log_warn(
-		    "client %lu (%s): control message dropped", c->id, c->addr);
+	if (sv_control_queue_push(&s->rq, c, op == SV_WS_TEXT, data, len) < 0)
+		sv_log_warn("client %lu (%s): out of memory; control message "
+		            "dropped",
+		    c->id, c->addr);
 }
 
 /* Queue one event on every client it matches. */
@@ -541,7 +542,8 @@ reply(struct srv *s, struct client *c, enum sv_control_op op, const char *id,
 	sv_ws_frame_unref(f);
 }
 
-/* One control message from c: do it, then answer c. */
+/* One control message from c: do it, then answer c. One that could not
+ * be a request only gets its error, once for each message it stands for. */
 static void
 handle(struct srv *s, struct client *c, const struct sv_control_msg *m)
 {
@@ -549,7 +551,18 @@ handle(struct srv *s, struct client *c, const struct sv_control_msg *m)
 	char id[SV_EVENT_ID_LEN];
 	const char *err;
 	struct sv_err e;
+	unsigned long i;
 
+	if (m->error != NULL) {
+		sv_log_info(
+		    "client %lu (%s): %lu control message%s refused: %s", c->id,
+		    c->addr, m->count, m->count == 1 ? "" : "s", m->error);
+		for (i = 0; i < m->count && c->h.kind != K_DEAD &&
+		     sv_ws_state(c->ws) == SV_WS_OPEN;
+		     i++)
+			reply(s, c, SV_CONTROL_UNKNOWN, NULL, m->error);
+		return;
+	}
 	id[0] = '\0';
 	if (sv_control_parse(m->data, m->len, &r, &e) < 0) {
 		sv_log_info("client %lu (%s): bad control message: %s", c->id,

@@ -192,27 +192,63 @@ sv_control_queue_fini(struct sv_control_queue *q)
 		free(m);
 }
 
-int
-sv_control_queue_push(
-    struct sv_control_queue *q, void *from, const char *data, size_t len)
+static void
+append(struct sv_control_queue *q, struct sv_control_msg *m)
 {
-	struct sv_control_msg *m;
-
-	if (q->n >= SV_CONTROL_QUEUE_MAX ||
-	    (m = malloc(sizeof(*m) + len + 1)) == NULL)
-		return -1;
 	m->next = NULL;
-	m->from = from;
-	m->len = len;
-	if (len > 0)
-		memcpy(m->data, data, len);
-	m->data[len] = '\0';
 	if (q->tail != NULL)
 		q->tail->next = m;
 	else
 		q->head = m;
 	q->tail = m;
+}
+
+/* Answer one more message from `from` with error: the last entry again
+ * when it is the same, else a new one. */
+static int
+push_error(struct sv_control_queue *q, void *from, const char *error)
+{
+	struct sv_control_msg *m = q->tail;
+
+	if (m != NULL && m->from == from && m->error == error) {
+		m->count++;
+		return 0;
+	}
+	m = malloc(sizeof(*m) + 1);
+	if (m == NULL)
+		return -1;
+	m->from = from;
+	m->error = error;
+	m->count = 1;
+	m->len = 0;
+	m->data[0] = '\0';
+	append(q, m);
+	return 0;
+}
+
+int
+sv_control_queue_push(struct sv_control_queue *q, void *from, bool text,
+    const char *data, size_t len)
+{
+	struct sv_control_msg *m;
+
+	/* past the limit nothing more is counted: the errors coalesce */
+	if (q->n >= SV_CONTROL_QUEUE_MAX)
+		return push_error(q, from, SV_CONTROL_ERR_MANY);
 	q->n++;
+	if (!text)
+		return push_error(q, from, SV_CONTROL_ERR_BINARY);
+	m = malloc(sizeof(*m) + len + 1);
+	if (m == NULL)
+		return push_error(q, from, SV_CONTROL_ERR_NOMEM);
+	m->from = from;
+	m->error = NULL;
+	m->count = 1;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	m->data[len] = '\0';
+	append(q, m);
 	return 0;
 }
 
@@ -224,9 +260,10 @@ sv_control_queue_pop(struct sv_control_queue *q)
 	if (m == NULL)
 		return NULL;
 	q->head = m->next;
-	if (q->head == NULL)
+	if (q->head == NULL) {
 		q->tail = NULL;
-	q->n--;
+		q->n = 0; /* a new round */
+	}
 	m->next = NULL;
 	return m;
 }

@@ -14,12 +14,14 @@
  *
  *   {"op":"replay","ok":true,"id":"ID"}
  *   {"op":"test","ok":false,"error":"unknown type"}
+ *   {"op":"error","ok":false,"error":"binary message: ..."}
  *
  * Pure functions over bytes: no I/O, thread-safe.
  */
 #ifndef SV_CONTROL_H
 #define SV_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -90,21 +92,31 @@ char *sv_control_reply(
  * The control messages of one round of a server's loop. They arrive while
  * the server reads a session, when it may neither send nor free one, so
  * it keeps them here and handles them, oldest first, once the round is
- * done. A round keeps at most SV_CONTROL_QUEUE_MAX of them, so one batch
- * of reads bounds the memory held.
+ * done. A round keeps at most SV_CONTROL_QUEUE_MAX messages with their
+ * bytes. A message that cannot be a request (binary), or one past that
+ * limit, is kept as the error to answer instead: one entry, counted,
+ * for a run of them from the same sender, so that memory stays bounded
+ * and still every message gets its answer.
  */
 #define SV_CONTROL_QUEUE_MAX 1024
+
+#define SV_CONTROL_ERR_BINARY "binary message: control messages are JSON text"
+#define SV_CONTROL_ERR_MANY "too many messages at once"
+#define SV_CONTROL_ERR_NOMEM "out of memory"
 
 struct sv_control_msg {
 	struct sv_control_msg *next;
 	void *from; /* the sender, the caller's */
+	const char *error; /* NULL: a request in data; else answer this */
+	unsigned long count; /* error: how many messages it answers */
 	size_t len;
-	char data[]; /* data[0..len), a copy, NUL-terminated */
+	char data[]; /* data[0..len), a copy, NUL-terminated ("" for errors) */
 };
 
 struct sv_control_queue {
 	struct sv_control_msg *head, *tail;
-	size_t n; /* messages kept */
+	size_t n; /* messages counted against SV_CONTROL_QUEUE_MAX, until
+	             the queue is emptied (the end of a round) */
 };
 
 void sv_control_queue_init(struct sv_control_queue *q);
@@ -113,12 +125,14 @@ void sv_control_queue_init(struct sv_control_queue *q);
 void sv_control_queue_fini(struct sv_control_queue *q);
 
 /*
- * Keep a copy of data[0..len) from the sender from. Returns 0, or -1 when
- * it was not kept: SV_CONTROL_QUEUE_MAX messages are waiting, or memory
- * ran out.
+ * Keep a message from the sender from: a copy of data[0..len) when it is
+ * text and fewer than SV_CONTROL_QUEUE_MAX are counted, else the error
+ * to answer it with (SV_CONTROL_ERR_BINARY, SV_CONTROL_ERR_MANY, or
+ * SV_CONTROL_ERR_NOMEM when the copy could not be made). Returns 0, or
+ * -1 when memory ran out even for that (the message is lost).
  */
-int sv_control_queue_push(
-    struct sv_control_queue *q, void *from, const char *data, size_t len);
+int sv_control_queue_push(struct sv_control_queue *q, void *from, bool text,
+    const char *data, size_t len);
 
 /* The oldest message, taken off the queue (the caller free()s it), or
  * NULL when none is left. */

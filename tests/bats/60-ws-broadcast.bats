@@ -503,6 +503,32 @@ msgs() {
 	assert_output 0
 }
 
+@test "control: a binary message, and messages past the round's limit, get an error answer each" {
+	printf 'tok\n' >"$BATS_TEST_TMPDIR/token"
+	wsb --token-file "$BATS_TEST_TMPDIR/token"
+	# a masked binary frame (mask 0: the bytes 01 02 03), then a request
+	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
+		--frame 828300000000010203 --masked-text '{"op":"replay","id":"nope"}' --timeout 2
+	assert_equal "$(grep '^msg ' <<<"$output" | cut -c5-)" \
+		'{"op":"error","ok":false,"error":"binary message: control messages are JSON text"}
+{"op":"replay","ok":false,"id":"nope","error":"no event with this id in the history"}'
+	# 1100 requests in one write: however many rounds read them, each
+	# one is answered, the ones past a round's 1024 with an error
+	local hex i frames=()
+	hex=$(printf '%s' '{"op":"replay","id":"x"}' | od -An -tx1 | tr -d ' \n')
+	for i in $(seq 1100); do
+		frames+=(--frame "819800000000$hex")
+	done
+	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
+		"${frames[@]}" --timeout 3
+	run -0 bash -c 'grep "^msg " | cut -c5- | jq -r .error | sort | uniq -c' <<<"$output"
+	local counts=$output
+	echo "# answers: $(tr -s ' \n' ' ' <<<"$counts")" >&3
+	run -0 bash -c "awk '{ n += \$1 } END { print n }'" <<<"$counts"
+	assert_output 1100
+	run -1 grep -v -e 'no event with this id in the history$' -e 'too many messages at once$' <<<"$counts"
+}
+
 @test "control: without --token-file every client is read-only: messages are ignored and logged" {
 	wsb --replay 5
 	feed "$(ev k1 follow)"

@@ -168,28 +168,66 @@ test_queue(void)
 {
 	struct sv_control_queue q;
 	struct sv_control_msg *m;
-	int a, b, i, kept = 0;
+	int a, b, i, n;
 
 	sv_control_queue_init(&q);
 	CHECK(sv_control_queue_pop(&q) == NULL, "empty");
-	CHECK(sv_control_queue_push(&q, &a, "one", 3) == 0 &&
-	        sv_control_queue_push(&q, &b, "two!", 4) == 0 && q.n == 2,
+	CHECK(sv_control_queue_push(&q, &a, true, "one", 3) == 0 &&
+	        sv_control_queue_push(&q, &b, true, "two!", 4) == 0 && q.n == 2,
 	    "two kept, counted");
 	m = sv_control_queue_pop(&q);
-	CHECK(m != NULL && m->from == &a && m->len == 3 &&
-	        strcmp(m->data, "one") == 0 && q.n == 1,
+	CHECK(m != NULL && m->from == &a && m->error == NULL && m->len == 3 &&
+	        strcmp(m->data, "one") == 0,
 	    "the oldest first, a NUL-terminated copy, its sender");
 	free(m);
-	for (i = 0; i < SV_CONTROL_QUEUE_MAX + 5; i++)
-		kept += sv_control_queue_push(&q, &a, "x", 1) == 0;
-	CHECK(kept == SV_CONTROL_QUEUE_MAX - 1 && q.n == SV_CONTROL_QUEUE_MAX,
-	    "at most SV_CONTROL_QUEUE_MAX kept");
+	free(sv_control_queue_pop(&q));
+	CHECK(q.n == 0 && sv_control_queue_pop(&q) == NULL,
+	    "emptied: a new round");
+
+	/* binary messages: the error to answer, a run of them one entry */
+	(void)sv_control_queue_push(&q, &a, false, "\x01", 1);
+	(void)sv_control_queue_push(&q, &a, false, "\x02", 1);
+	(void)sv_control_queue_push(&q, &b, false, "\x03", 1);
+	(void)sv_control_queue_push(&q, &a, true, "{}", 2);
 	m = sv_control_queue_pop(&q);
-	CHECK(m != NULL && m->from == &b && strcmp(m->data, "two!") == 0,
-	    "still in order");
+	CHECK(m != NULL && m->from == &a && m->error != NULL &&
+	        strcmp(m->error, SV_CONTROL_ERR_BINARY) == 0 && m->count == 2,
+	    "two binary messages from one sender: one answer, twice");
 	free(m);
-	CHECK(sv_control_queue_push(&q, &a, "y", 1) == 0,
-	    "room again once one is taken");
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->from == &b && m->count == 1,
+	    "another sender's: its own");
+	free(m);
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->error == NULL && strcmp(m->data, "{}") == 0,
+	    "then the text one, in order");
+	free(m);
+
+	/* past the limit: answered, not kept, and coalesced */
+	for (i = 0; i < SV_CONTROL_QUEUE_MAX + 5; i++)
+		(void)sv_control_queue_push(&q, &a, true, "x", 1);
+	(void)sv_control_queue_push(&q, &b, true, "x", 1);
+	(void)sv_control_queue_push(&q, &a, false, "x", 1);
+	for (n = 0; (m = sv_control_queue_pop(&q)) != NULL && m->error == NULL;
+	     n++)
+		free(m);
+	CHECK(n == SV_CONTROL_QUEUE_MAX, "SV_CONTROL_QUEUE_MAX kept");
+	CHECK(m != NULL && m->from == &a &&
+	        strcmp(m->error, SV_CONTROL_ERR_MANY) == 0 && m->count == 5,
+	    "the next 5: one \"too many\" entry, counted");
+	free(m);
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->from == &b &&
+	        strcmp(m->error, SV_CONTROL_ERR_MANY) == 0 && m->count == 1,
+	    "another sender's: its own");
+	free(m);
+	m = sv_control_queue_pop(&q);
+	CHECK(m != NULL && m->from == &a &&
+	        strcmp(m->error, SV_CONTROL_ERR_MANY) == 0,
+	    "past the limit a binary one is one too many as well");
+	free(m);
+	CHECK(sv_control_queue_push(&q, &a, true, "y", 1) == 0 && q.n == 1,
+	    "emptied: room again");
 	sv_control_queue_fini(&q);
 	CHECK(q.n == 0 && q.head == NULL && sv_control_queue_pop(&q) == NULL,
 	    "fini frees the rest");
