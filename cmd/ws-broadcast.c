@@ -884,17 +884,19 @@ stop(struct srv *s, const char *why)
 	}
 }
 
+/* Stop reading stdin: at its end (why NULL), which --keep-open serves
+ * on after; or because of why (an error), which always stops. */
 static void
-input_eof(struct srv *s)
+input_close(struct srv *s, const char *why)
 {
 	s->in_open = false;
 	if (s->in_polled)
 		(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, 0, NULL);
-	if (s->o->keep_open) {
+	if (why == NULL && s->o->keep_open) {
 		sv_log_info("end of input; serving on (--keep-open)");
 		return;
 	}
-	stop(s, "end of input");
+	stop(s, why != NULL ? why : "end of input");
 }
 
 /* Read stdin once and broadcast every complete line. */
@@ -912,8 +914,7 @@ input_read(struct srv *s)
 	    errno != EINTR) {
 		sv_log_error("read from stdin: %s", strerror(errno));
 		s->ex = EX_IOERR;
-		input_eof(s);
-		stop(s, "input error");
+		input_close(s, "input error");
 		return;
 	}
 	for (;;) {
@@ -928,13 +929,12 @@ input_read(struct srv *s)
 		case SV_INPUT_AGAIN:
 			return;
 		case SV_INPUT_EOF:
-			input_eof(s);
+			input_close(s, NULL);
 			return;
 		case SV_INPUT_ERROR:
 			sv_log_error("%s", e.msg);
 			s->ex = e.ex;
-			input_eof(s);
-			stop(s, "bad input");
+			input_close(s, "bad input");
 			return;
 		}
 	}

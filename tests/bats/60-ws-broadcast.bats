@@ -199,7 +199,7 @@ ev() {
 	assert_output 0
 }
 
-@test "bad input lines are warned about and skipped; --strict exits 65" {
+@test "bad input lines are warned about and skipped; --strict exits 65, --keep-open or not; a read error 74" {
 	wsb
 	start_bg l ws-listen -c 2 "ws://$ADDR/"
 	wait_clients 1
@@ -214,6 +214,18 @@ ev() {
 	run -65 --separate-stderr bash -c "printf '%s\n' '{\"id\":\"1\"}' 'oops' '{\"id\":\"2\"}' |
 		timeout 10 ws-broadcast --strict --listen 127.0.0.1:0"
 	[[ "$stderr" == *"line 2"* ]] || fail "$stderr"
+	# --keep-open serves on after the end of input, not after bad input;
+	# and the log says which it was
+	run -65 --separate-stderr bash -c "printf '%s\n' '{\"id\":\"1\"}' 'oops' '{\"id\":\"2\"}' |
+		timeout 10 ws-broadcast --strict --keep-open -v --listen 127.0.0.1:0"
+	[[ "$stderr" == *"error: line 2"* ]] || fail "$stderr"
+	[[ "$stderr" == *"info: bad input: closing 0 clients"* ]] || fail "$stderr"
+	[[ "$stderr" != *"end of input"* ]] || fail "$stderr"
+	# a read error (stdin a directory) is not the end of input either
+	run -74 --separate-stderr timeout 10 ws-broadcast --keep-open -v --listen 127.0.0.1:0 </
+	[[ "$stderr" == *"error: read from stdin: Is a directory"* ]] || fail "$stderr"
+	[[ "$stderr" == *"info: input error: closing 0 clients"* ]] || fail "$stderr"
+	[[ "$stderr" != *"end of input"* ]] || fail "$stderr"
 }
 
 @test "GET / serves the page, /healthz JSON, other paths 404, POST 405, HEAD no body" {
