@@ -109,12 +109,12 @@ build/san/tests/%: build/san/tests/unit/%.o build/san/libservitor.a
 
 san: $(SAN_BINS) $(SAN_UNITS)
 
-# --- ws-broadcast embeds its built-in pages (share/overlay/) ---
+# --- ws-broadcast embeds its built-in pages (share/overlay/): PAGES is
+# scripts/embed's NAME FILE pairs, and its files are what install copies ---
 PAGES = ws_broadcast_page share/overlay/index.html \
 	ws_broadcast_dashboard share/overlay/dashboard.html \
 	ws_broadcast_config share/overlay/overlay.json
-OVERLAY_FILES = share/overlay/index.html share/overlay/dashboard.html \
-	share/overlay/overlay.json
+OVERLAY_FILES = $(filter share/overlay/%,$(PAGES))
 build/gen/ws-broadcast-page.c: $(OVERLAY_FILES) scripts/embed
 	@mkdir -p $(@D)
 	scripts/embed $(PAGES) >$@

@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "bcast.h"
+#include "buf.h"
 #include "cli.h"
 #include "control.h"
 #include "dedupe.h"
@@ -45,7 +46,6 @@
 #include "log.h"
 #include "net.h"
 #include "site.h"
-#include "types.h"
 #include "ws.h"
 
 /* The built-in pages, generated from share/overlay/ (scripts/embed). */
@@ -107,21 +107,11 @@ struct client {
 	struct sv_bcast_filter filter; /* ?types=, ?channel= */
 	unsigned long rx_at_ping;
 	bool ping_pending;
-	bool control; /* presented the token: may send control messages */
 	bool told; /* warned that its messages are ignored */
-	long replay; /* events replayed on connect (?replay=), -1: --replay */
 	struct srv *s;
 	long long close_deadline; /* 0: not closing */
 	unsigned long id;
 	char addr[56];
-};
-
-/* A control message, kept until the epoll batch is done. */
-struct request {
-	struct request *next;
-	struct client *from; /* checked for K_DEAD before use */
-	size_t len;
-	char data[];
 };
 
 struct srv {
@@ -134,7 +124,8 @@ struct srv {
 	struct sv_event_input in;
 	bool in_open; /* still reading stdin */
 	bool in_polled; /* stdin is in epoll (else a file: always ready) */
-	struct sv_site site; /* pages, --static, --origin, the token */
+	struct sv_site site; /* pages, --static, --origin, the token; and
+	                        whether the server is stopping */
 	struct sv_dedupe *dd;
 	struct sv_bcast_history hist; /* for replays */
 	struct client *cl_head, *cl_tail;
@@ -146,12 +137,11 @@ struct srv {
 	unsigned long sent; /* events broadcast */
 	unsigned long dups; /* events dropped as duplicates */
 	struct handler *graves; /* freed after the epoll batch */
-	struct request *req_head, *req_tail;
+	struct sv_control_queue rq; /* this batch's control messages */
 	struct sv_ws_frame *ping;
 	long long next_ping;
 	char static_root[PATH_MAX];
-	bool stopping;
-	long long stop_deadline;
+	long long stop_deadline; /* once stopping (site.stopping) */
 	int ex;
 };
 
@@ -379,10 +369,10 @@ client_close(struct srv *s, struct client *c, unsigned code, const char *why)
 	}
 }
 
-/* Queue one event on one client, closing it with 1008 when its queue
- * would pass --max-queue. */
+/* Queue one message (an event, a reply) on one client, closing it with
+ * 1008 when its queue would pass --max-queue. */
 static void
-client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
+client_send(struct srv *s, struct client *c, struct sv_ws_frame *frame)
 {
 	struct sv_err e;
 	size_t queued;
@@ -392,8 +382,7 @@ client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 	/* one event larger than the limit may still go to a client that
 	 * has nothing queued */
 	queued = sv_ws_queued(c->ws);
-	if (queued > 0 &&
-	    queued + sv_ws_frame_size(ev->frame) > s->o->max_queue) {
+	if (queued > 0 && queued + sv_ws_frame_size(frame) > s->o->max_queue) {
 		sv_log_warn("client %lu (%s): more than %lu bytes unsent; "
 		            "closed with 1008",
 		    c->id, c->addr, s->o->max_queue);
@@ -402,7 +391,7 @@ client_send(struct srv *s, struct client *c, const struct sv_bcast_event *ev)
 		client_update(s, c);
 		return;
 	}
-	if (sv_ws_send_frame(c->ws, ev->frame, &e) < 0) {
+	if (sv_ws_send_frame(c->ws, frame, &e) < 0) {
 		if (sv_ws_state(c->ws) == SV_WS_CLOSED)
 			sv_log_debug("client %lu: %s", c->id, e.msg);
 		client_update(s, c);
@@ -436,20 +425,20 @@ client_io(struct srv *s, struct client *c, uint32_t revents)
 	client_update(s, c);
 }
 
-/* The last N events that match c, oldest first (N: its ?replay=, else
- * --replay). */
+/* The last N events that match c, oldest first (N: its ?replay=, or
+ * --replay when replay_n is -1). */
 static void
-replay(struct srv *s, struct client *c)
+replay(struct srv *s, struct client *c, long replay_n)
 {
 	const struct sv_bcast_event *ev;
 	size_t i, want;
 
-	want = c->replay >= 0 ? (size_t)c->replay : s->o->replay;
+	want = replay_n >= 0 ? (size_t)replay_n : s->o->replay;
 	for (i = sv_bcast_history_tail(&s->hist, want, &c->filter);
 	     i < s->hist.len; i++) {
 		ev = sv_bcast_history_at(&s->hist, i);
 		if (sv_bcast_match(&c->filter, ev))
-			client_send(s, c, ev);
+			client_send(s, c, ev->frame);
 		if (c->h.kind == K_DEAD || sv_ws_state(c->ws) != SV_WS_OPEN)
 			break;
 	}
@@ -458,24 +447,21 @@ replay(struct srv *s, struct client *c)
 /* ---- control messages (lib/control)
  * -------------------------------------------------------- */
 
-#define MAX_REQUESTS 1024 /* queued in one epoll batch */
-
 /*
  * A message from a client (sv_ws_io() is running for it, so nothing here
  * may free a session: the request is kept and handled after the batch).
- * Only clients that presented the token may send; the others' messages
- * are ignored, and logged once per client.
+ * With --token-file every client presented the token (sv_site_admit()
+ * let no other in) and may send; without one, messages are ignored, and
+ * logged once per client.
  */
 static void
 client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 {
 	struct client *c = arg;
 	struct srv *s = c->s;
-	struct request *r;
-	size_t n = 0;
 
 	(void)ws;
-	if (!c->control) {
+	if (!s->site.has_token) {
 		if (!c->told)
 			sv_log_info("client %lu (%s): message ignored: "
 			            "read-only client (no --token-file)",
@@ -483,23 +469,10 @@ client_msg(void *arg, struct sv_ws *ws, int op, const char *data, size_t len)
 		c->told = true;
 		return;
 	}
-	for (r = s->req_head; r != NULL; r = r->next)
-		n++;
-	if (op != SV_WS_TEXT || n >= MAX_REQUESTS ||
-	    (r = malloc(sizeof(*r) + len)) == NULL) {
-		sv_log_warn(
-		    "client %lu (%s): control message dropped", c->id, c->addr);
-		return;
-	}
-	r->next = NULL;
-	r->from = c;
-	r->len = len;
-	memcpy(r->data, data, len);
-	if (s->req_tail != NULL)
-		s->req_tail->next = r;
-	else
-		s->req_head = r;
-	s->req_tail = r;
+	if (sv_control_queue_push(&s->rq, c, op == SV_WS_TEXT, data, len) < 0)
+		sv_log_warn("client %lu (%s): out of memory; control message "
+		            "dropped",
+		    c->id, c->addr);
 }
 
 /* Queue one event on every client it matches. */
@@ -511,34 +484,8 @@ send_all(struct srv *s, const struct sv_bcast_event *ev)
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next; /* client_send may free c */
 		if (sv_bcast_match(&c->filter, ev))
-			client_send(s, c, ev);
+			client_send(s, c, ev->frame);
 	}
-}
-
-/* Send line (owned, freed here) to one client, or to every matching
- * client when c is NULL. */
-static int
-send_line(struct srv *s, struct client *c, char *line, size_t len,
-    const char *type, const char *login)
-{
-	struct sv_bcast_event ev;
-
-	if (line == NULL)
-		return -1;
-	memset(&ev, 0, sizeof(ev));
-	ev.frame = sv_ws_frame_new(SV_WS_TEXT, line, len);
-	free(line);
-	if (ev.frame == NULL)
-		return -1;
-	/* borrowed for the send: nothing below keeps ev */
-	ev.type = (char *)(uintptr_t)type;
-	ev.login = (char *)(uintptr_t)login;
-	if (c != NULL)
-		client_send(s, c, &ev);
-	else
-		send_all(s, &ev);
-	sv_ws_frame_unref(ev.frame);
-	return 0;
 }
 
 /* The event again, marked "replay", to every matching client; never
@@ -546,86 +493,104 @@ send_line(struct srv *s, struct client *c, char *line, size_t len,
 static const char *
 do_replay(struct srv *s, const char *id)
 {
-	const struct sv_bcast_event *ev;
-	const char *p;
-	size_t len, ml;
-	char *line;
+	const struct sv_bcast_event *orig;
+	struct sv_bcast_event ev;
 
-	ev = sv_bcast_history_find(&s->hist, id);
-	if (ev == NULL)
+	orig = sv_bcast_history_find(&s->hist, id);
+	if (orig == NULL)
 		return "no event with this id in the history";
-	p = sv_ws_frame_payload(ev->frame, &len);
-	line = sv_control_mark(p, len, "replay", &ml);
-	if (send_line(s, NULL, line, ml, ev->type, ev->login) < 0)
+	if (sv_control_replay_event(&ev, orig) < 0)
 		return "out of memory";
+	send_all(s, &ev);
+	sv_bcast_event_fini(&ev);
 	sv_log_info("event %s replayed", id);
 	return NULL;
 }
 
+/* A test event to every matching client; its id into id. */
 static const char *
 do_test(struct srv *s, const struct sv_control_req *r, char *id, size_t idlen)
 {
-	char uid[SV_EVENT_ID_LEN], login[64];
-	const struct sv_type *t;
+	struct sv_bcast_event ev;
 	struct sv_err e;
-	size_t len;
-	char *line;
 
-	line = sv_control_test_line(r->type, r->channel, &len, uid, &e);
-	if (line == NULL)
+	if (sv_control_test_event(&ev, r->type, r->channel, &e) < 0)
 		return e.ex == EX_DATAERR ? "unknown type" : "out of memory";
-	t = sv_types_find(r->type);
-	(void)snprintf(login, sizeof(login), "%s",
-	    r->channel[0] != '\0' ? r->channel : "glowcaster");
-	sv_bcast_lower(login);
-	if (send_line(s, NULL, line, len, t->type, login) < 0)
-		return "out of memory";
-	(void)snprintf(id, idlen, "%s", uid);
-	sv_log_info("test event %s (%s) sent", uid, t->type);
+	send_all(s, &ev);
+	(void)snprintf(id, idlen, "%s", ev.id);
+	sv_log_info("test event %s (%s) sent", ev.id, ev.type);
+	sv_bcast_event_fini(&ev);
 	return NULL;
 }
 
+/* The answer to one request, to its sender only. */
 static void
-handle(struct srv *s, struct request *rq)
+reply(struct srv *s, struct client *c, enum sv_control_op op, const char *id,
+    const char *err)
+{
+	struct sv_ws_frame *f = NULL;
+	size_t len;
+	char *line;
+
+	line = sv_control_reply(op, id, err, &len);
+	if (line != NULL)
+		f = sv_ws_frame_new(SV_WS_TEXT, line, len);
+	free(line);
+	if (f == NULL)
+		return;
+	client_send(s, c, f);
+	sv_ws_frame_unref(f);
+}
+
+/* One control message from c: do it, then answer c. One that could not
+ * be a request only gets its error, once for each message it stands for. */
+static void
+handle(struct srv *s, struct client *c, const struct sv_control_msg *m)
 {
 	struct sv_control_req r;
 	char id[SV_EVENT_ID_LEN];
 	const char *err;
 	struct sv_err e;
-	size_t len;
-	char *reply;
+	unsigned long i;
 
+	if (m->error != NULL) {
+		sv_log_info(
+		    "client %lu (%s): %lu control message%s refused: %s", c->id,
+		    c->addr, m->count, m->count == 1 ? "" : "s", m->error);
+		for (i = 0; i < m->count && c->h.kind != K_DEAD &&
+		     sv_ws_state(c->ws) == SV_WS_OPEN;
+		     i++)
+			reply(s, c, SV_CONTROL_UNKNOWN, NULL, m->error);
+		return;
+	}
 	id[0] = '\0';
-	if (sv_control_parse(rq->data, rq->len, &r, &e) < 0) {
-		sv_log_info("client %lu (%s): bad control message: %s",
-		    rq->from->id, rq->from->addr, e.msg);
+	if (sv_control_parse(m->data, m->len, &r, &e) < 0) {
+		sv_log_info("client %lu (%s): bad control message: %s", c->id,
+		    c->addr, e.msg);
 		err = e.msg;
 	} else if (r.op == SV_CONTROL_REPLAY) {
 		err = do_replay(s, r.id);
 	} else {
-		sv_bcast_lower(r.channel); /* a login */
 		err = do_test(s, &r, id, sizeof(id));
 	}
-	if (rq->from->h.kind == K_DEAD)
+	if (c->h.kind == K_DEAD)
 		return; /* gone while the others were sent to */
-	reply = sv_control_reply(
-	    r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err, &len);
-	(void)send_line(s, rq->from, reply, len, NULL, NULL);
+	reply(s, c, r.op, r.op == SV_CONTROL_REPLAY ? r.id : id, err);
 }
 
-/* Handle the control messages of this epoll batch, in order. */
+/* Handle the control messages of this epoll batch, in order (before
+ * bury(): a sender that died meanwhile is still there to be checked). */
 static void
 handle_requests(struct srv *s)
 {
-	struct request *r;
+	struct sv_control_msg *m;
+	struct client *c;
 
-	while ((r = s->req_head) != NULL) {
-		s->req_head = r->next;
-		if (s->req_head == NULL)
-			s->req_tail = NULL;
-		if (r->from->h.kind != K_DEAD && !s->stopping)
-			handle(s, r);
-		free(r);
+	while ((m = sv_control_queue_pop(&s->rq)) != NULL) {
+		c = m->from;
+		if (c->h.kind != K_DEAD && !s->site.stopping)
+			handle(s, c, m);
+		free(m);
 	}
 }
 
@@ -678,33 +643,56 @@ hconn_update(struct srv *s, struct hconn *h)
 	}
 }
 
-/* The built-in pages. */
+/* The built-in pages; under --static, /dashboard is dashboard.html. */
+#define HTML "text/html; charset=utf-8"
 static const struct sv_site_page pages[] = {
-	{ "/", "text/html; charset=utf-8", ws_broadcast_page,
-	    &ws_broadcast_page_len },
-	{ "/index.html", "text/html; charset=utf-8", ws_broadcast_page,
-	    &ws_broadcast_page_len },
-	{ "/dashboard", "text/html; charset=utf-8", ws_broadcast_dashboard,
-	    &ws_broadcast_dashboard_len },
-	{ "/dashboard.html", "text/html; charset=utf-8", ws_broadcast_dashboard,
-	    &ws_broadcast_dashboard_len },
-	{ "/overlay.json", "application/json", ws_broadcast_config,
-	    &ws_broadcast_config_len },
+	{ .path = "/",
+	    .mime = HTML,
+	    .data = ws_broadcast_page,
+	    .len = &ws_broadcast_page_len },
+	{ .path = "/index.html",
+	    .mime = HTML,
+	    .data = ws_broadcast_page,
+	    .len = &ws_broadcast_page_len },
+	{ .path = "/dashboard",
+	    .mime = HTML,
+	    .data = ws_broadcast_dashboard,
+	    .len = &ws_broadcast_dashboard_len,
+	    .file = "/dashboard.html" },
+	{ .path = "/dashboard.html",
+	    .mime = HTML,
+	    .data = ws_broadcast_dashboard,
+	    .len = &ws_broadcast_dashboard_len },
+	{ .path = "/overlay.json",
+	    .mime = "application/json",
+	    .data = ws_broadcast_config,
+	    .len = &ws_broadcast_config_len },
 };
+#undef HTML
 
 static void
-serve_health(struct srv *s, struct hconn *h, bool head)
+serve_health(struct srv *s, struct hconn *h)
 {
-	char body[256];
-	int n;
+	char *body = NULL;
+	struct sv_buf b;
+	json_t *o;
 
-	n = snprintf(body, sizeof(body),
-	    "{\"status\":\"ok\",\"clients\":%zu,\"events\":%lu,"
-	    "\"duplicates\":%lu,\"input\":\"%s\",\"control\":%s}\n",
-	    s->nclients, s->sent, s->dups, s->in_open ? "open" : "closed",
-	    s->site.has_token ? "true" : "false");
-	sv_hconn_respond(
-	    &h->c, 200, "application/json", body, (size_t)n, NULL, head);
+	sv_buf_init(&b);
+	o = json_pack("{s:s,s:I,s:I,s:I,s:s,s:b,s:o*}", "status", "ok",
+	    "clients", (json_int_t)s->nclients, "events", (json_int_t)s->sent,
+	    "duplicates", (json_int_t)s->dups, "input",
+	    s->in_open ? "open" : "closed", "control", s->site.has_token,
+	    "test_types", sv_control_test_types());
+	if (o != NULL)
+		body = json_dumps(o, JSON_COMPACT);
+	if (body == NULL || sv_buf_appendf(&b, "%s\n", body) < 0)
+		sv_hconn_respond_text(&h->c, 503, "out of memory\n", NULL);
+	else
+		sv_hconn_respond(
+		    &h->c, 200, "application/json", b.data, b.len, NULL);
+	sv_buf_fini(&b);
+	free(body);
+	json_decref(o);
 }
 
 static void
@@ -729,8 +717,6 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	}
 	c->h.kind = K_WS;
 	c->filter = f;
-	c->replay = replay_n;
-	c->control = s->site.has_token; /* sv_site_admit() checked it */
 	c->s = s;
 	c->id = ++s->next_id;
 	if (sv_net_peer_addr(h->c.fd, c->addr, sizeof(c->addr)) < 0)
@@ -760,7 +746,7 @@ upgrade(struct srv *s, struct hconn *h, struct sv_ws_head *hd, const char *pre,
 	    f.types != NULL ? ", types " : "", f.types != NULL ? f.types : "",
 	    f.channels != NULL ? ", channel " : "",
 	    f.channels != NULL ? f.channels : "");
-	replay(s, c);
+	replay(s, c, replay_n);
 	if (c->h.kind == K_DEAD)
 		return; /* gone while replaying */
 	if (sv_ws_pending(c->ws)) {
@@ -776,13 +762,12 @@ route(void *arg, struct sv_hconn *hc, struct sv_ws_head *hd, const char *rest,
     size_t rest_len)
 {
 	struct hconn *h = arg;
-	bool head;
 
-	switch (sv_site_route(&h->s->site, hc, hd, &head)) {
+	switch (sv_site_route(&h->s->site, hc, hd)) {
 	case SV_SITE_ANSWERED:
 		break;
 	case SV_SITE_HEALTH:
-		serve_health(h->s, h, head);
+		serve_health(h->s, h);
 		break;
 	case SV_SITE_UPGRADE:
 		upgrade(h->s, h, hd, rest, rest_len);
@@ -875,17 +860,23 @@ broadcast(struct srv *s, json_t *obj, const char *line, size_t len)
 	sv_bcast_history_push(&s->hist, &ev);
 }
 
+/* Stop: no new connections, every client closed with 1001; run() ends
+ * once they are gone or CLOSE_TIMEOUT_MS has passed. */
 static void
 stop(struct srv *s, const char *why)
 {
 	struct client *c, *next;
 
-	if (s->stopping)
+	if (s->site.stopping)
 		return;
 	sv_log_info("%s: closing %zu clients", why, s->nclients);
-	s->stopping = true;
-	s->site.stopping = true; /* upgrades get 503 */
+	s->site.stopping = true; /* and upgrades get 503 */
 	s->stop_deadline = sv_net_now_ms() + CLOSE_TIMEOUT_MS;
+	if (s->lfd >= 0) {
+		close(s->lfd); /* leaves epoll */
+		s->lfd = -1;
+		s->accepting = false;
+	}
 	for (c = s->cl_head; c != NULL; c = next) {
 		next = c->next;
 		client_close(s, c, SV_WS_CLOSE_GOING_AWAY, "server going away");
@@ -893,17 +884,19 @@ stop(struct srv *s, const char *why)
 	}
 }
 
+/* Stop reading stdin: at its end (why NULL), which --keep-open serves
+ * on after; or because of why (an error), which always stops. */
 static void
-input_eof(struct srv *s)
+input_close(struct srv *s, const char *why)
 {
 	s->in_open = false;
 	if (s->in_polled)
 		(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, 0, NULL);
-	if (s->o->keep_open) {
+	if (why == NULL && s->o->keep_open) {
 		sv_log_info("end of input; serving on (--keep-open)");
 		return;
 	}
-	stop(s, "end of input");
+	stop(s, why != NULL ? why : "end of input");
 }
 
 /* Read stdin once and broadcast every complete line. */
@@ -921,8 +914,7 @@ input_read(struct srv *s)
 	    errno != EINTR) {
 		sv_log_error("read from stdin: %s", strerror(errno));
 		s->ex = EX_IOERR;
-		input_eof(s);
-		stop(s, "input error");
+		input_close(s, "input error");
 		return;
 	}
 	for (;;) {
@@ -937,13 +929,12 @@ input_read(struct srv *s)
 		case SV_INPUT_AGAIN:
 			return;
 		case SV_INPUT_EOF:
-			input_eof(s);
+			input_close(s, NULL);
 			return;
 		case SV_INPUT_ERROR:
 			sv_log_error("%s", e.msg);
 			s->ex = e.ex;
-			input_eof(s);
-			stop(s, "bad input");
+			input_close(s, "bad input");
 			return;
 		}
 	}
@@ -998,11 +989,11 @@ timers(struct srv *s, long long now)
 		if (c->close_deadline != 0 && now >= c->close_deadline)
 			client_free(s, c, "no answer to close; dropped");
 	}
-	if (!s->accepting && !s->stopping && now >= s->accept_resume) {
+	if (!s->accepting && !s->site.stopping && now >= s->accept_resume) {
 		s->accepting = true;
 		ep_mod(s, s->lfd, EPOLLIN, &s->lh);
 	}
-	if (!s->stopping && now >= s->next_ping)
+	if (!s->site.stopping && now >= s->next_ping)
 		ping_round(s, now);
 }
 
@@ -1030,6 +1021,7 @@ setup(struct srv *s, const struct opts *o)
 
 	memset(s, 0, sizeof(*s));
 	s->o = o;
+	sv_control_queue_init(&s->rq);
 	s->ep = -1;
 	s->lfd = -1;
 	s->lh.kind = K_LISTEN;
@@ -1116,12 +1108,7 @@ teardown(struct srv *s)
 		client_free(s, s->cl_head, NULL);
 	while (s->hc_head != NULL)
 		hconn_free(s, s->hc_head);
-	while (s->req_head != NULL) {
-		struct request *r = s->req_head;
-
-		s->req_head = r->next;
-		free(r);
-	}
+	sv_control_queue_fini(&s->rq);
 	bury(s);
 	sv_bcast_history_fini(&s->hist);
 	sv_dedupe_free(s->dd);
@@ -1141,7 +1128,7 @@ loop_timeout(struct srv *s, long long now)
 
 	if (s->in_open && !s->in_polled)
 		return 0;
-	if (!s->stopping && s->next_ping - now < t)
+	if (!s->site.stopping && s->next_ping - now < t)
 		t = s->next_ping - now;
 	return t < 0 ? 0 : (int)t;
 }
@@ -1161,23 +1148,11 @@ run(const struct opts *o)
 		return ex;
 	}
 	for (;;) {
-		if (sv_cli_stopping() && !s.stopping) {
-			if (s.lfd >= 0) {
-				close(s.lfd);
-				s.lfd = -1;
-			}
+		if (sv_cli_stopping())
 			stop(&s, "stopped");
-		}
-		if (s.stopping) {
-			if (s.lfd >= 0) {
-				close(s.lfd); /* no new clients */
-				s.lfd = -1;
-				s.accepting = false;
-			}
-			if (s.nclients == 0 ||
-			    sv_net_now_ms() >= s.stop_deadline)
-				break;
-		}
+		if (s.site.stopping &&
+		    (s.nclients == 0 || sv_net_now_ms() >= s.stop_deadline))
+			break;
 		now = sv_net_now_ms();
 		n = epoll_wait(s.ep, evs, 256, loop_timeout(&s, now));
 		if (n < 0 && errno != EINTR) {

@@ -34,6 +34,21 @@ sv_bcast_event_init(
 	return 0;
 }
 
+int
+sv_bcast_event_json(struct sv_bcast_event *ev, const json_t *obj)
+{
+	char *line = json_dumps(obj, JSON_COMPACT);
+	int rc;
+
+	if (line == NULL) {
+		memset(ev, 0, sizeof(*ev));
+		return -1;
+	}
+	rc = sv_bcast_event_init(ev, obj, line, strlen(line));
+	free(line);
+	return rc;
+}
+
 void
 sv_bcast_event_fini(struct sv_bcast_event *ev)
 {
@@ -84,12 +99,13 @@ sv_bcast_match(const struct sv_bcast_filter *f, const struct sv_bcast_event *ev)
 	return true;
 }
 
-/* ?types=: the list with each alias replaced by its EventSub type. */
-static char *
-types_list(const char *val)
+/* ?types=: *out is the list with each alias replaced by its EventSub
+ * type (NULL when it has no item); -1 when out of memory. */
+static int
+types_list(const char *val, char **out)
 {
-	char norm[1024];
 	const struct sv_type *t;
+	char norm[1024];
 	const char *p;
 	struct sv_buf b;
 	size_t n;
@@ -103,49 +119,60 @@ types_list(const char *val)
 		norm[n] = '\0';
 		t = sv_types_find(norm);
 		if (sv_buf_appendf(&b, "%s%s", b.len > 0 ? "," : "",
-		        t != NULL ? t->type : norm) < 0)
-			break;
+		        t != NULL ? t->type : norm) < 0) {
+			sv_buf_fini(&b);
+			return -1;
+		}
 	}
-	return b.data;
+	*out = b.data;
+	return 0;
 }
 
 int
 sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
-    unsigned long max_replay, long *replay_n)
+    unsigned long max_replay, long *replay_n, struct sv_err *e)
 {
+	const char *bad;
 	unsigned long rn;
 	char val[1024];
 	int r;
 
 	f->types = f->channels = NULL;
 	*replay_n = -1;
+	bad = "?types=";
 	r = sv_ws_query_get(target, "types", val, sizeof(val));
 	if (r < 0)
-		return -1;
-	if (r == 1 && val[0] != '\0')
-		f->types = types_list(val);
+		goto bad;
+	if (r == 1 && val[0] != '\0' && types_list(val, &f->types) < 0)
+		goto oom;
+	bad = "?channel=";
 	r = sv_ws_query_get(target, "channel", val, sizeof(val));
-	if (r < 0) {
-		sv_bcast_filter_fini(f);
-		return -1;
-	}
+	if (r < 0)
+		goto bad;
 	if (r == 1 && val[0] != '\0') {
 		sv_bcast_lower(val);
-		f->channels = strdup(val);
+		if ((f->channels = strdup(val)) == NULL)
+			goto oom;
 	}
+	bad = "?replay=";
 	r = sv_ws_query_get(target, "replay", val, sizeof(val));
+	if (r < 0)
+		goto bad;
 	if (r == 1 && val[0] != '\0') {
 		if (sv_cli_ulong(val, 0, max_replay, &rn) < 0)
-			r = -1;
-		else
-			*replay_n = (long)rn;
-	}
-	if (r < 0) {
-		sv_bcast_filter_fini(f);
-		*replay_n = -1;
-		return -1;
+			goto bad;
+		*replay_n = (long)rn;
 	}
 	return 0;
+bad:
+	sv_bcast_filter_fini(f);
+	*replay_n = -1;
+	return sv_err_set(e, EX_DATAERR, "bad %s", bad);
+oom:
+	/* never no filter, which would let every event through */
+	sv_bcast_filter_fini(f);
+	*replay_n = -1;
+	return sv_err_set(e, EX_OSERR, "out of memory");
 }
 
 void
@@ -181,10 +208,6 @@ sv_bcast_history_fini(struct sv_bcast_history *h)
 void
 sv_bcast_history_push(struct sv_bcast_history *h, struct sv_bcast_event *ev)
 {
-	if (h->cap == 0) {
-		sv_bcast_event_fini(ev);
-		return;
-	}
 	if (h->len == h->cap) {
 		sv_bcast_event_fini(&h->ring[h->head]);
 		h->ring[h->head] = *ev;

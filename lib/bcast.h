@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "ws.h"
 
 struct sv_bcast_event {
@@ -31,6 +32,10 @@ struct sv_bcast_event {
  */
 int sv_bcast_event_init(
     struct sv_bcast_event *ev, const json_t *obj, const char *line, size_t len);
+
+/* The same for an event that is not a line yet: obj framed as its
+ * compact JSON text. */
+int sv_bcast_event_json(struct sv_bcast_event *ev, const json_t *obj);
 
 /* Release what ev holds and clear it. */
 void sv_bcast_event_fini(struct sv_bcast_event *ev);
@@ -54,11 +59,12 @@ bool sv_bcast_match(
  * types), ?channel=LOGIN (lower-cased) and ?replay=N (0 to max_replay;
  * *replay_n is -1 without one); an empty value counts as absent.
  * Returns 0 with f filled (release it with sv_bcast_filter_fini()), or
- * -1 when one of them is malformed (f left empty). Running out of memory
- * leaves a list shorter, or out.
+ * -1 with f left empty and e set: EX_DATAERR when one of them is
+ * malformed, EX_OSERR when memory ran out (never a filter that lets more
+ * through than asked).
  */
 int sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
-    unsigned long max_replay, long *replay_n);
+    unsigned long max_replay, long *replay_n, struct sv_err *e);
 
 /* Free the lists and clear f. */
 void sv_bcast_filter_fini(struct sv_bcast_filter *f);
@@ -69,7 +75,8 @@ struct sv_bcast_history {
 	size_t cap, len, head;
 };
 
-/* 0, or -1 when out of memory. cap >= 1. */
+/* 0, or -1 when out of memory. cap >= 1 (the other functions rely on
+ * it). */
 int sv_bcast_history_init(struct sv_bcast_history *h, size_t cap);
 void sv_bcast_history_fini(struct sv_bcast_history *h);
 

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "event.h"
 #include "synth.h"
 #include "types.h"
 
@@ -78,6 +79,7 @@ sv_control_parse(
 			sv_err_set(e, EX_DATAERR, "bad \"channel\"");
 			goto out;
 		}
+		sv_bcast_lower(r->channel); /* a login */
 	} else {
 		sv_err_set(e, EX_DATAERR, "unknown op");
 		goto out;
@@ -88,60 +90,69 @@ out:
 	return rc;
 }
 
-static char *
-dump(const json_t *o, size_t *outlen)
+int
+sv_control_replay_event(
+    struct sv_bcast_event *out, const struct sv_bcast_event *ev)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
-
-	if (s != NULL)
-		*outlen = strlen(s);
-	return s;
-}
-
-char *
-sv_control_mark(const char *line, size_t len, const char *key, size_t *outlen)
-{
+	const char *line;
+	size_t len;
 	json_t *o;
-	char *s = NULL;
+	int rc = -1;
 
+	memset(out, 0, sizeof(*out));
+	line = sv_ws_frame_payload(ev->frame, &len);
 	o = json_loadb(line, len, 0, NULL);
-	if (json_is_object(o) && json_object_set_new(o, key, json_true()) == 0)
-		s = dump(o, outlen);
+	if (json_is_object(o) &&
+	    json_object_set_new(o, "replay", json_true()) == 0)
+		rc = sv_bcast_event_json(out, o);
 	json_decref(o);
-	return s;
+	return rc;
 }
 
-char *
-sv_control_test_line(const char *type, const char *channel, size_t *outlen,
-    char id[SV_EVENT_ID_LEN], struct sv_err *e)
+int
+sv_control_test_event(struct sv_bcast_event *out, const char *type,
+    const char *channel, struct sv_err *e)
 {
 	const struct sv_type *t = sv_types_find(type);
+	char id[SV_EVENT_ID_LEN];
 	struct sv_synth_opts so;
 	struct sv_synth r;
 	json_t *ev, *env;
-	char *s = NULL;
+	int rc = -1;
 
-	if (t == NULL || !sv_synth_supported(t->type)) {
-		sv_err_set(e, EX_DATAERR, "unknown type");
-		return NULL;
-	}
+	memset(out, 0, sizeof(*out));
+	if (t == NULL || !sv_synth_supported(t->type))
+		return sv_err_set(e, EX_DATAERR, "unknown type");
 	sv_synth_init(&r, 0);
 	sv_synth_opts_init(&so);
 	if (channel != NULL && channel[0] != '\0')
 		so.broadcaster = channel;
 	ev = sv_synth_event(&r, t->type, &so);
-	if (ev == NULL) {
-		sv_err_set(e, EX_OSERR, "out of memory");
-		return NULL;
-	}
+	if (ev == NULL)
+		return sv_err_set(e, EX_OSERR, "out of memory");
 	sv_event_uuid4(id);
 	env = sv_event_new(id, t->type, t->version, "trigger", NULL, ev);
 	if (env != NULL && json_object_set_new(env, "test", json_true()) == 0)
-		s = dump(env, outlen);
+		rc = sv_bcast_event_json(out, env);
 	json_decref(env);
-	if (s == NULL)
+	if (rc < 0)
 		sv_err_set(e, EX_OSERR, "out of memory");
-	return s;
+	return rc;
+}
+
+json_t *
+sv_control_test_types(void)
+{
+	const char *const *t;
+	json_t *a = json_array();
+
+	for (t = sv_synth_types(); a != NULL && *t != NULL; t++) {
+		if (json_array_append_new(a, json_string(*t)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
 }
 
 char *
@@ -158,7 +169,101 @@ sv_control_reply(
 	        json_object_set_new(o, "id", sv_event_str_lossy(id)) == 0) &&
 	    (error == NULL ||
 	        json_object_set_new(o, "error", json_string(error)) == 0))
-		s = dump(o, outlen);
+		s = json_dumps(o, JSON_COMPACT);
+	if (s != NULL)
+		*outlen = strlen(s);
 	json_decref(o);
 	return s;
+}
+
+void
+sv_control_queue_init(struct sv_control_queue *q)
+{
+	q->head = q->tail = NULL;
+	q->n = 0;
+}
+
+void
+sv_control_queue_fini(struct sv_control_queue *q)
+{
+	struct sv_control_msg *m;
+
+	while ((m = sv_control_queue_pop(q)) != NULL)
+		free(m);
+}
+
+static void
+append(struct sv_control_queue *q, struct sv_control_msg *m)
+{
+	m->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+}
+
+/* Answer one more message from `from` with error: the last entry again
+ * when it is the same, else a new one. */
+static int
+push_error(struct sv_control_queue *q, void *from, const char *error)
+{
+	struct sv_control_msg *m = q->tail;
+
+	if (m != NULL && m->from == from && m->error == error) {
+		m->count++;
+		return 0;
+	}
+	m = malloc(sizeof(*m) + 1);
+	if (m == NULL)
+		return -1;
+	m->from = from;
+	m->error = error;
+	m->count = 1;
+	m->len = 0;
+	m->data[0] = '\0';
+	append(q, m);
+	return 0;
+}
+
+int
+sv_control_queue_push(struct sv_control_queue *q, void *from, bool text,
+    const char *data, size_t len)
+{
+	struct sv_control_msg *m;
+
+	/* past the limit nothing more is counted: the errors coalesce */
+	if (q->n >= SV_CONTROL_QUEUE_MAX)
+		return push_error(q, from, SV_CONTROL_ERR_MANY);
+	q->n++;
+	if (!text)
+		return push_error(q, from, SV_CONTROL_ERR_BINARY);
+	m = malloc(sizeof(*m) + len + 1);
+	if (m == NULL)
+		return push_error(q, from, SV_CONTROL_ERR_NOMEM);
+	m->from = from;
+	m->error = NULL;
+	m->count = 1;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	m->data[len] = '\0';
+	append(q, m);
+	return 0;
+}
+
+struct sv_control_msg *
+sv_control_queue_pop(struct sv_control_queue *q)
+{
+	struct sv_control_msg *m = q->head;
+
+	if (m == NULL)
+		return NULL;
+	q->head = m->next;
+	if (q->head == NULL) {
+		q->tail = NULL;
+		q->n = 0; /* a new round */
+	}
+	m->next = NULL;
+	return m;
 }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ reason_or_error(unsigned status)
 static void
 respond(struct sv_hconn *h, unsigned status, const char *ctype,
     const void *body, size_t blen, int file_fd, off_t file_len,
-    const char *extra, bool head_only)
+    const char *extra)
 {
 	size_t len = file_fd >= 0 ? (size_t)file_len : blen;
 
@@ -112,7 +113,7 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 	        "X-Content-Type-Options: nosniff\r\n%s\r\n",
 	        status, reason_or_error(status), ctype, len,
 	        extra != NULL ? extra : "") < 0 ||
-	    (!head_only && file_fd < 0 && blen > 0 &&
+	    (!h->head && file_fd < 0 && blen > 0 &&
 	        sv_buf_append(&h->out, body, blen) < 0)) {
 		if (file_fd >= 0)
 			close(file_fd);
@@ -120,7 +121,7 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 		return;
 	}
 	h->out_off = 0;
-	if (!head_only && file_fd >= 0) {
+	if (!h->head && file_fd >= 0) {
 		h->file_fd = file_fd;
 		h->file_off = 0;
 		h->file_len = file_len;
@@ -134,16 +135,16 @@ respond(struct sv_hconn *h, unsigned status, const char *ctype,
 
 void
 sv_hconn_respond(struct sv_hconn *h, unsigned status, const char *ctype,
-    const void *body, size_t len, const char *extra, bool head_only)
+    const void *body, size_t len, const char *extra)
 {
-	respond(h, status, ctype, body, len, -1, 0, extra, head_only);
+	respond(h, status, ctype, body, len, -1, 0, extra);
 }
 
 void
-sv_hconn_respond_file(struct sv_hconn *h, unsigned status, const char *ctype,
-    int fd, off_t size, bool head_only)
+sv_hconn_respond_file(
+    struct sv_hconn *h, unsigned status, const char *ctype, int fd, off_t size)
 {
-	respond(h, status, ctype, NULL, 0, fd, size, NULL, head_only);
+	respond(h, status, ctype, NULL, 0, fd, size, NULL);
 }
 
 void
@@ -151,10 +152,32 @@ sv_hconn_respond_text(
     struct sv_hconn *h, unsigned status, const char *text, const char *extra)
 {
 	respond(h, status, "text/plain; charset=utf-8", text, strlen(text), -1,
-	    0, extra, false);
+	    0, extra);
 }
 
-/* Bytes of a request head: parse once the blank line is there. */
+/* Is buf[0..len) a head longer than SV_WS_MAX_HEAD: more bytes than
+ * that, and no blank line among the first SV_WS_MAX_HEAD of them? */
+static bool
+too_long(const char *buf, size_t len)
+{
+	size_t i;
+
+	if (len <= SV_WS_MAX_HEAD)
+		return false;
+	for (i = 0; i < SV_WS_MAX_HEAD; i++)
+		if (buf[i] == '\n' &&
+		    (buf[i + 1] == '\n' ||
+		        (buf[i + 1] == '\r' && buf[i + 2] == '\n')))
+			return false;
+	return true;
+}
+
+/*
+ * Bytes of a request head: parse once the blank line is there. A head
+ * past SV_WS_MAX_HEAD is refused here (431), so what is kept between
+ * reads is never more than that and a few leading empty lines: the stack
+ * always has room for the next read.
+ */
 static void
 hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 {
@@ -178,20 +201,19 @@ hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 	}
 	len += (size_t)n;
 	buf = stack;
+	if (too_long(buf, len)) {
+		sv_log_debug(
+		    "bad request: head longer than %d bytes", SV_WS_MAX_HEAD);
+		sv_hconn_respond_text(h, 431, "request head too large\n", NULL);
+		return;
+	}
 	hl = sv_ws_head_parse(buf, len, true, &hd, &e);
 	if (hl < 0) {
 		sv_log_debug("bad request: %s", e.msg);
-		sv_hconn_respond_text(h,
-		    strstr(e.msg, "longer") != NULL ? 431 : 400,
-		    "bad request\n", NULL);
+		sv_hconn_respond_text(h, 400, "bad request\n", NULL);
 		return;
 	}
 	if (hl == 0) {
-		if (len >= sizeof(stack)) {
-			sv_hconn_respond_text(
-			    h, 431, "request head too large\n", NULL);
-			return;
-		}
 		p = realloc(h->buf, len);
 		if (p == NULL) {
 			hclose(h);
@@ -205,6 +227,7 @@ hread(struct sv_hconn *h, sv_hconn_head_fn *fn, void *arg)
 	free(h->buf);
 	h->buf = NULL;
 	h->len = 0;
+	h->head = strcmp(hd.method, "HEAD") == 0;
 	fn(arg, h, &hd, buf + hl, len - (size_t)hl);
 }
 

@@ -49,6 +49,7 @@ struct sv_hconn {
 	size_t out_off;
 	int file_fd; /* a file body, sent with sendfile(2) */
 	off_t file_off, file_len;
+	bool head; /* the request was HEAD: answers carry no body */
 };
 
 /*
@@ -98,16 +99,18 @@ bool sv_hconn_expire(struct sv_hconn *h, long long now_ms);
  * Answer: the status line, Content-Type ctype, Content-Length,
  * "Connection: close", "Cache-Control: no-store",
  * "X-Content-Type-Options: nosniff", the extra header lines ("Name:
- * value\r\n"..., or NULL), then body[0..len) unless head_only (HEAD).
- * The answer goes out from sv_hconn_io(). Out of memory closes h.
+ * value\r\n"..., or NULL), then body[0..len), except for a HEAD request
+ * (h->head, known once its head was read): the same head, no body
+ * (RFC 9110 9.3.2), whatever the status. The answer goes out from
+ * sv_hconn_io(). Out of memory closes h.
  */
 void sv_hconn_respond(struct sv_hconn *h, unsigned status, const char *ctype,
-    const void *body, size_t len, const char *extra, bool head_only);
+    const void *body, size_t len, const char *extra);
 
 /* The same with the regular file fd (owned from here on) of size bytes
  * as the body. */
-void sv_hconn_respond_file(struct sv_hconn *h, unsigned status,
-    const char *ctype, int fd, off_t size, bool head_only);
+void sv_hconn_respond_file(
+    struct sv_hconn *h, unsigned status, const char *ctype, int fd, off_t size);
 
 /* A plain-text answer (text/plain; charset=utf-8). */
 void sv_hconn_respond_text(

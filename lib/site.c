@@ -34,42 +34,34 @@ sv_site_fini(struct sv_site *s)
 /* A file under the static root, or false: the built-in pages stand in
  * for the files the directory does not have. */
 static bool
-serve_static(
-    const struct sv_site *s, struct sv_hconn *h, const char *target, bool head)
+serve_static(const struct sv_site *s, struct sv_hconn *h, const char *target)
 {
 	const char *mime;
 	off_t size;
 	int fd;
 
 	fd = sv_ws_static_open(s->static_root, target, &size, &mime);
-	if (fd < 0 && strncmp(target, "/dashboard", 10) == 0 &&
-	    (target[10] == '\0' || target[10] == '?'))
-		fd = sv_ws_static_open(
-		    s->static_root, "/dashboard.html", &size, &mime);
 	if (fd < 0)
 		return false;
-	sv_hconn_respond_file(h, 200, mime, fd, size, head);
+	sv_hconn_respond_file(h, 200, mime, fd, size);
 	return true;
 }
 
 enum sv_site_route
-sv_site_route(const struct sv_site *s, struct sv_hconn *h,
-    const struct sv_ws_head *hd, bool *head_only)
+sv_site_route(
+    const struct sv_site *s, struct sv_hconn *h, const struct sv_ws_head *hd)
 {
+	const struct sv_site_page *pg;
 	char path[64];
-	bool head;
 	size_t pl, i;
 
-	*head_only = false;
 	if (sv_ws_is_upgrade(hd))
 		return SV_SITE_UPGRADE;
-	head = strcmp(hd->method, "HEAD") == 0;
-	if (!head && strcmp(hd->method, "GET") != 0) {
+	if (strcmp(hd->method, "GET") != 0 && strcmp(hd->method, "HEAD") != 0) {
 		sv_hconn_respond_text(
 		    h, 405, "GET only\n", "Allow: GET, HEAD\r\n");
 		return SV_SITE_ANSWERED;
 	}
-	*head_only = head;
 	pl = strcspn(hd->target, "?#");
 	if (pl < sizeof(path)) {
 		memcpy(path, hd->target, pl);
@@ -77,17 +69,21 @@ sv_site_route(const struct sv_site *s, struct sv_hconn *h,
 	} else {
 		path[0] = '\0';
 	}
-	sv_log_debug("GET %s", path[0] != '\0' ? path : "(long path)");
+	sv_log_debug(
+	    "%s %s", hd->method, path[0] != '\0' ? path : "(long path)");
 	if (strcmp(path, "/healthz") == 0)
 		return SV_SITE_HEALTH;
-	if (s->static_root != NULL && serve_static(s, h, hd->target, head))
+	if (s->static_root != NULL && serve_static(s, h, hd->target))
 		return SV_SITE_ANSWERED;
 	for (i = 0; i < s->npages; i++) {
-		if (strcmp(path, s->pages[i].path) == 0) {
-			sv_hconn_respond(h, 200, s->pages[i].mime,
-			    s->pages[i].data, *s->pages[i].len, NULL, head);
+		pg = &s->pages[i];
+		if (strcmp(path, pg->path) != 0)
+			continue;
+		if (s->static_root != NULL && pg->file != NULL &&
+		    serve_static(s, h, pg->file))
 			return SV_SITE_ANSWERED;
-		}
+		sv_hconn_respond(h, 200, pg->mime, pg->data, *pg->len, NULL);
+		return SV_SITE_ANSWERED;
 	}
 	sv_hconn_respond_text(h, 404, "not found\n", NULL);
 	return SV_SITE_ANSWERED;
@@ -153,12 +149,16 @@ sv_site_admit(const struct sv_site *s, struct sv_hconn *h,
 	}
 	st = check_peer(s, hd);
 	if (st == 0 &&
-	    sv_bcast_filter_parse(f, hd->target, s->max_replay, replay_n) < 0)
-		st = 400;
+	    sv_bcast_filter_parse(f, hd->target, s->max_replay, replay_n, &e) <
+	        0) {
+		sv_log_debug("refused an upgrade: %s", e.msg);
+		st = e.ex == EX_OSERR ? 503 : 400;
+	}
 	if (st != 0) {
 		sv_hconn_respond_text(h, st,
 		    st == 401     ? "token required\n" :
 		        st == 403 ? "origin not allowed\n" :
+		        st == 503 ? "out of memory\n" :
 		                    "bad query\n",
 		    NULL);
 		return -1;

@@ -4,8 +4,8 @@
  *
  *   a WebSocket upgrade       SV_SITE_UPGRADE: sv_site_admit() it
  *   GET|HEAD /healthz         SV_SITE_HEALTH: the caller answers
- *   GET|HEAD a --static file  under the root, never outside it
- *                             ("/dashboard" is dashboard.html there too)
+ *   GET|HEAD a --static file  under the root, never outside it (a
+ *                             page's file stands in for its path there)
  *   GET|HEAD a built-in page  from the caller's table, standing in for
  *                             the files a --static directory does not have
  *   any other path            404; other methods 405
@@ -16,7 +16,7 @@
  * sends one (403), it carries ?token= with the token when one is set
  * (401; compared as SHA-256 digests in constant time, so the length
  * leaks nothing), and its ?types=, ?channel= and ?replay= are well-formed
- * (400, lib/bcast).
+ * (400, lib/bcast; 503 when memory ran out reading them).
  *
  * No globals; I/O only through lib/hconn. Not thread-safe.
  */
@@ -37,6 +37,8 @@ struct sv_site_page {
 	const char *mime;
 	const unsigned char *data;
 	const size_t *len;
+	const char *file; /* or NULL: what --static serves for path when it
+	                     has no file of that name ("/dashboard.html") */
 };
 
 /* What the site serves and admits; the caller fills it and owns it. */
@@ -67,10 +69,10 @@ enum sv_site_route {
 /*
  * Route one request (h's complete head hd): answer it from the static
  * root or the pages, or with 404 or 405, or say what the caller must do.
- * *head_only tells whether the method was HEAD.
+ * (For HEAD, lib/hconn leaves every answer's body out.)
  */
-enum sv_site_route sv_site_route(const struct sv_site *s, struct sv_hconn *h,
-    const struct sv_ws_head *hd, bool *head_only);
+enum sv_site_route sv_site_route(
+    const struct sv_site *s, struct sv_hconn *h, const struct sv_ws_head *hd);
 
 /*
  * Admit an upgrade request (SV_SITE_UPGRADE). Returns 0 with accept (for

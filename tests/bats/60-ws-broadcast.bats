@@ -33,12 +33,19 @@ end_input() {
 }
 
 health() {
-	curl -sf "http://$ADDR/healthz"
+	curl --max-time 10 -sf "http://$ADDR/healthz"
+}
+
+# raw_http REQUEST: the whole answer to REQUEST (printf escapes), sent
+# over bash's /dev/tcp, so nothing interprets the answer.
+raw_http() {
+	timeout 10 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
+		printf "$2" >&3 && cat <&3' _ "$ADDR" "$1"
 }
 
 # wait_clients N: until ws-broadcast counts N clients.
 wait_clients() {
-	wait_until 15 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
+	wait_until 15 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
 }
 
 # ev ID TYPE [JQ]: an envelope with that id and type, changed by JQ.
@@ -92,7 +99,7 @@ ev() {
 @test "--replay N: a new client first gets the last N matching events" {
 	wsb --replay 2
 	feed "$(ev a follow)" "$(ev b cheer)" "$(ev c follow)" "$(ev d raid)" "$(ev e follow)"
-	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
+	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'d\ne'
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/?types=channel.follow"
@@ -112,7 +119,7 @@ ev() {
 	feed "$(ev x follow)" "$(ev x follow)" "$(ev y cheer)" "$(ev x raid)" "$(ev z cheer)"
 	wait_bg l
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'x\ny\nz'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .duplicates"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .duplicates"
 	assert_output 2
 	end_input
 	wait_bg wsb
@@ -139,7 +146,7 @@ ev() {
 	wait_bg l
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" t1
 	# the page and /healthz need no token
-	run -0 curl -sf -o /dev/null "http://$ADDR/"
+	run -0 curl --max-time 10 -sf -o /dev/null "http://$ADDR/"
 	assert_no_secret T0ps3cret-token "$BATS_TEST_TMPDIR/wsb.err" "$BATS_TEST_TMPDIR/l.err"
 }
 
@@ -192,7 +199,7 @@ ev() {
 	assert_output 0
 }
 
-@test "bad input lines are warned about and skipped; --strict exits 65" {
+@test "bad input lines are warned about and skipped; --strict exits 65, --keep-open or not; a read error 74" {
 	wsb
 	start_bg l ws-listen -c 2 "ws://$ADDR/"
 	wait_clients 1
@@ -207,22 +214,48 @@ ev() {
 	run -65 --separate-stderr bash -c "printf '%s\n' '{\"id\":\"1\"}' 'oops' '{\"id\":\"2\"}' |
 		timeout 10 ws-broadcast --strict --listen 127.0.0.1:0"
 	[[ "$stderr" == *"line 2"* ]] || fail "$stderr"
+	# --keep-open serves on after the end of input, not after bad input;
+	# and the log says which it was
+	run -65 --separate-stderr bash -c "printf '%s\n' '{\"id\":\"1\"}' 'oops' '{\"id\":\"2\"}' |
+		timeout 10 ws-broadcast --strict --keep-open -v --listen 127.0.0.1:0"
+	[[ "$stderr" == *"error: line 2"* ]] || fail "$stderr"
+	[[ "$stderr" == *"info: bad input: closing 0 clients"* ]] || fail "$stderr"
+	[[ "$stderr" != *"end of input"* ]] || fail "$stderr"
+	# a read error (stdin a directory) is not the end of input either
+	run -74 --separate-stderr timeout 10 ws-broadcast --keep-open -v --listen 127.0.0.1:0 </
+	[[ "$stderr" == *"error: read from stdin: Is a directory"* ]] || fail "$stderr"
+	[[ "$stderr" == *"info: input error: closing 0 clients"* ]] || fail "$stderr"
+	[[ "$stderr" != *"end of input"* ]] || fail "$stderr"
 }
 
-@test "GET / serves the page, /healthz JSON, other paths 404, POST 405" {
+@test "GET / serves the page, /healthz JSON, other paths 404, POST 405, HEAD no body" {
 	wsb
-	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
+	run -0 curl --max-time 10 -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/"
 	[[ "$output" == *"new WebSocket("* ]] || fail "not the page"
 	run grep -i '^content-type: text/html' "$BATS_TEST_TMPDIR/h"
 	assert_success
-	run -0 curl -sfI "http://$ADDR/"
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0'"
-	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
+	run -0 curl --max-time 10 -sfI "http://$ADDR/"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0 and (.test_types | index(\"channel.cheer\") != null)'"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
 	assert_output 404
-	run -0 curl -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
 	assert_output 405
+	# HEAD: every answer's head, never a body (RFC 9110 9.3.2)
+	raw_http 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
+	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
+	assert_output $'HTTP/1.1 200 OK\r'
+	run -0 bash -c "grep -i '^content-length:' '$BATS_TEST_TMPDIR/a' | tr -d '\r'"
+	assert_output "Content-Length: $(wc -c <"$SV_TOP/share/overlay/index.html")"
+	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
+	assert_output 0
+	raw_http 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
+	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
+	assert_output $'HTTP/1.1 404 Not Found\r'
+	run -0 grep -ci '^content-length: 10' "$BATS_TEST_TMPDIR/a"
+	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
+	assert_output 0
 	feed "$(ev h1 follow)"
-	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1'"
+	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1'"
 }
 
 @test "--static DIR serves files and never anything outside DIR" {
@@ -232,21 +265,21 @@ ev() {
 	echo 'SECRET' >"$BATS_TEST_TMPDIR/secret.txt"
 	ln -s ../secret.txt "$BATS_TEST_TMPDIR/www/link.txt"
 	wsb --static "$BATS_TEST_TMPDIR/www"
-	run -0 curl -sf "http://$ADDR/"
+	run -0 curl --max-time 10 -sf "http://$ADDR/"
 	assert_output '<p>hello</p>'
-	run -0 curl -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/sub/a.css"
+	run -0 curl --max-time 10 -sf -D "$BATS_TEST_TMPDIR/h" "http://$ADDR/sub/a.css"
 	assert_output 'body {}'
 	run grep -i '^content-type: text/css' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	local p
 	for p in /../secret.txt /sub/../../secret.txt /%2e%2e/secret.txt /sub%2f..%2f..%2fsecret.txt \
 		/link.txt /.%2e/secret.txt //etc/passwd /sub/ '/..%5csecret.txt'; do
-		run -0 curl -s --path-as-is -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://$ADDR$p"
+		run -0 curl --max-time 10 -s --path-as-is -o "$BATS_TEST_TMPDIR/body" -w '%{http_code}' "http://$ADDR$p"
 		assert_equal "$output" 404
 		run grep -q SECRET "$BATS_TEST_TMPDIR/body"
 		assert_failure
 	done
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
 	assert_output ok
 }
 
@@ -271,7 +304,7 @@ ev() {
 	assert_output 'status HTTP/1.1 101 Switching Protocols'
 	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_output 'status HTTP/1.1 200 OK'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .status"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
 	assert_output ok
 }
 
@@ -290,7 +323,7 @@ ev() {
 	# a masked, valid message is fine (and ignored); a close is echoed
 	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --masked-text hi --frame 88820000000003e8
 	assert_line 'close 1000 '
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .clients"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients"
 	assert_output 0
 }
 
@@ -336,7 +369,7 @@ ev() {
 	wait_until 10 grep -q 'end of input' "$BATS_TEST_TMPDIR/wsb.err"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'k1\nk2'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .input"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .input"
 	assert_output closed
 	stop_bg wsb TERM
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/wsb.status")" 0
@@ -364,13 +397,13 @@ ev() {
 
 @test "GET /dashboard and /overlay.json are built in; --static DIR files win, the built-in pages fill in" {
 	wsb
-	run -0 curl -sf "http://$ADDR/dashboard"
+	run -0 curl --max-time 10 -sf "http://$ADDR/dashboard"
 	[[ "$output" == *"servitor dashboard"* ]] || fail "not the dashboard"
-	run -0 bash -c "curl -sf -D '$BATS_TEST_TMPDIR/h' http://$ADDR/overlay.json | jq -e '.alerts[\"channel.cheer\"].text'"
+	run -0 bash -c "curl --max-time 10 -sf -D '$BATS_TEST_TMPDIR/h' http://$ADDR/overlay.json | jq -e '.alerts[\"channel.cheer\"].text'"
 	run grep -i '^content-type: application/json' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	# the installed copies are the embedded ones
-	run -0 bash -c "curl -sf http://$ADDR/ | cmp - '$SV_TOP/share/overlay/index.html'"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/ | cmp - '$SV_TOP/share/overlay/index.html'"
 	end_input
 	wait_bg wsb
 	stop_all_bg
@@ -379,20 +412,20 @@ ev() {
 	echo '{"duration":2}' >"$BATS_TEST_TMPDIR/www/overlay.json"
 	echo '<p>my dashboard</p>' >"$BATS_TEST_TMPDIR/www/dashboard.html"
 	wsb --static "$BATS_TEST_TMPDIR/www"
-	run -0 curl -sf "http://$ADDR/overlay.json"
+	run -0 curl --max-time 10 -sf "http://$ADDR/overlay.json"
 	assert_output '{"duration":2}'
-	run -0 curl -sf "http://$ADDR/dashboard?token=x"
+	run -0 curl --max-time 10 -sf "http://$ADDR/dashboard?token=x"
 	assert_output '<p>my dashboard</p>'
-	run -0 curl -sf "http://$ADDR/"
+	run -0 curl --max-time 10 -sf "http://$ADDR/"
 	[[ "$output" == *"new WebSocket("* ]] || fail "no built-in overlay"
-	run -0 curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/other.json"
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/other.json"
 	assert_output 404
 }
 
 @test "?replay=N: this client's own history on connect (0: none), over --replay" {
 	wsb --replay 3
 	feed "$(ev r1 follow)" "$(ev r2 cheer)" "$(ev r3 follow)" "$(ev r4 raid)"
-	wait_until 10 bash -c "[ \"\$(curl -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
+	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
 	run -0 --separate-stderr timeout 10 ws-listen -c 4 "ws://$ADDR/?replay=4"
 	assert_equal "$(jq -r .id <<<"$output")" $'r1\nr2\nr3\nr4'
 	start_bg none ws-listen -c 1 "ws://$ADDR/?replay=0"
@@ -400,7 +433,7 @@ ev() {
 	feed "$(ev r5 follow)"
 	wait_bg none
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/none.out")" r5
-	run -0 curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
 		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13' \
 		"http://$ADDR/?replay=5000"
 	assert_output 400
@@ -448,7 +481,7 @@ msgs() {
 	# replays are not history: a new client gets the originals only
 	run -0 --separate-stderr timeout 10 ws-listen -c 3 "ws://$ADDR/?token=$T&replay=3"
 	assert_equal "$(jq -c '[.id, .replay]' <<<"$output")" $'["f1",null]\n["c1",null]\n["d1",null]'
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
 	assert_output '[3,0,true]'
 	assert_no_secret "$T" "$BATS_TEST_TMPDIR/wsb.err"
 }
@@ -478,14 +511,40 @@ msgs() {
 	run -0 msgs dash
 	assert_equal "$(sed -n 2p <<<"$output" | jq -r .id)" "$(jq -r .id "$BATS_TEST_TMPDIR/bob.out")"
 	# tests are not history and not counted as events
-	run -0 bash -c "curl -sf http://$ADDR/healthz | jq -r .events"
+	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events"
 	assert_output 0
+}
+
+@test "control: a binary message, and messages past the round's limit, get an error answer each" {
+	printf 'tok\n' >"$BATS_TEST_TMPDIR/token"
+	wsb --token-file "$BATS_TEST_TMPDIR/token"
+	# a masked binary frame (mask 0: the bytes 01 02 03), then a request
+	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
+		--frame 828300000000010203 --masked-text '{"op":"replay","id":"nope"}' --timeout 2
+	assert_equal "$(grep '^msg ' <<<"$output" | cut -c5-)" \
+		'{"op":"error","ok":false,"error":"binary message: control messages are JSON text"}
+{"op":"replay","ok":false,"id":"nope","error":"no event with this id in the history"}'
+	# 1100 requests in one write: however many rounds read them, each
+	# one is answered, the ones past a round's 1024 with an error
+	local hex i frames=()
+	hex=$(printf '%s' '{"op":"replay","id":"x"}' | od -An -tx1 | tr -d ' \n')
+	for i in $(seq 1100); do
+		frames+=(--frame "819800000000$hex")
+	done
+	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
+		"${frames[@]}" --timeout 3
+	run -0 bash -c 'grep "^msg " | cut -c5- | jq -r .error | sort | uniq -c' <<<"$output"
+	local counts=$output
+	echo "# answers: $(tr -s ' \n' ' ' <<<"$counts")" >&3
+	run -0 bash -c "awk '{ n += \$1 } END { print n }'" <<<"$counts"
+	assert_output 1100
+	run -1 grep -v -e 'no event with this id in the history$' -e 'too many messages at once$' <<<"$counts"
 }
 
 @test "control: without --token-file every client is read-only: messages are ignored and logged" {
 	wsb --replay 5
 	feed "$(ev k1 follow)"
-	wait_until 10 bash -c "curl -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
+	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
 	start_bg l ws-listen -c 1 "ws://$ADDR/?replay=0"
 	control dash "ws://$ADDR/?replay=0" 1 '{"op":"replay","id":"k1"}' '{"op":"test","type":"follow"}'
 	wait_clients 2

@@ -80,10 +80,12 @@ browse() {
 @test "overlay.json (from --static DIR): templates, image and sound per type, minimum amounts; ?types= filters" {
 	browse config
 	assert_line --partial 'ok overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: 250 from BitBard'
-	assert_line 'ok ?types=raid shows the raid and skips the cheer'
+	assert_line "ok overlay.json's types reach ws-broadcast as ?types=: a bits-use event shows, the raid does not"
+	assert_line 'ok ?types=raid,bits-use shows the raid and the bits-use event and skips the cheer'
 }
 
-@test "without --token-file the dashboard is read-only" {
+@test "without --token-file the dashboard is read-only; its test buttons are the server's types" {
 	browse readonly
 	assert_line --partial 'ok without a token the dashboard is read-only'
+	assert_line --regexp "^ok a test button for each of the server's [0-9]+ test types$"
 }

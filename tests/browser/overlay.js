@@ -80,11 +80,51 @@ async function eventsTaken(n) {
   fail("ws-broadcast did not take " + n + " events");
 }
 
+// Runs in every page before its own scripts: records, on the page side,
+// every alert the overlay shows, so a check can say what never appeared.
+// window.__shown: {id, t} per alert shown, in order; window.__hidden: {id,
+// t} when it left the screen; window.__overlap: "A>B" whenever B was put
+// on screen while A was still there.
+function recorder() {
+  window.__shown = [];
+  window.__hidden = [];
+  window.__overlap = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const a = document.getElementById("alert");
+    if (!a) return;
+    let cur = null; // the id on screen
+    new MutationObserver(() => {
+      const id = a.dataset.id || "";
+      if (a.className === "show" && id && id !== cur) {
+        if (cur !== null) window.__overlap.push(cur + ">" + id);
+        cur = id;
+        window.__shown.push({ id: id, t: performance.now() });
+      } else if (a.className === "" && cur !== null) {
+        window.__hidden.push({ id: cur, t: performance.now() });
+        cur = null;
+      }
+    }).observe(a, { attributes: true, attributeFilter: ["class", "data-id"] });
+  });
+}
+
 async function openPage(p, query) {
   const page = await browser.newPage({ viewport: { width: 900, height: 260 } });
   page.on("pageerror", (e) => { console.log("# page error: " + e.message); });
+  await page.addInitScript(recorder);
   await page.goto("http://" + addr + p + query);
   return page;
+}
+
+// The ids of every alert the page has shown so far, in order.
+function shownIds(page) {
+  return page.evaluate(() => window.__shown.map((s) => s.id));
+}
+
+// Fail unless the page showed exactly the alerts want, in that order.
+async function onlyShown(page, want, what) {
+  const got = await shownIds(page);
+  if (got.join(" ") !== want.join(" "))
+    fail(what + ": shown " + JSON.stringify(got) + ", want " + JSON.stringify(want));
 }
 
 async function connected(page, ms) {
@@ -152,13 +192,19 @@ const scenarios = {
     const b = trigger("subscribe", ["--user", "bitbard", "--tier", "2000"]);
     const t0 = feed(a, b);
     await waitShown(page, a.id, 1000);
-    const overlaps = await page.evaluate(() =>
-      document.querySelectorAll("#alert.show, #alert.hide").length);
-    if (overlaps !== 1) fail("more than one alert element");
     const s = await waitShown(page, b.id, 5000);
     const dt = Date.now() - t0;
     if (dt < 1000) fail("the second alert came after " + dt + " ms, before the first ended");
     if (s.text !== "BitBard just subscribed at tier 2!") fail("text: " + s.text);
+    // never on top of each other: the first had left the screen (and the
+    // gap passed) before the second was put on it
+    await onlyShown(page, [a.id, b.id], "two events");
+    const r = await page.evaluate(() => ({ shown: window.__shown,
+      hidden: window.__hidden, overlap: window.__overlap }));
+    if (r.overlap.length !== 0) fail("alerts on top of each other: " + r.overlap);
+    if (r.hidden.length < 1 || r.hidden[0].id !== a.id ||
+        r.shown[1].t - r.hidden[0].t < 150)
+      fail("the second alert was not shown after the first had gone: " + JSON.stringify(r));
     ok("two events queue: the second shows " + dt + " ms later, after the first: " + s.text);
   },
 
@@ -264,7 +310,7 @@ const scenarios = {
     fs.writeFileSync(path.join(dir, "media", "coin.wav"), Buffer.alloc(64));
     fs.writeFileSync(path.join(dir, "media", "coin.png"), Buffer.alloc(64));
     fs.writeFileSync(path.join(dir, "overlay.json"), JSON.stringify({
-      duration: 1, gap: 0.1, min_bits: 100,
+      duration: 1, gap: 0.1, min_bits: 100, types: ["cheer", "bits-use"],
       alerts: { "channel.cheer": { image: "media/coin.png", sound: "media/coin.wav",
         title: "Bits!", text: "{bits} from {user}" } } }));
     await startServer(["--static", dir]);
@@ -272,9 +318,16 @@ const scenarios = {
     const urls = [];
     page.on("request", (r) => urls.push(new URL(r.url()).pathname));
     await connected(page);
+    // a channel.bits.use event (the synthetic ones do not cover it)
+    const bitsUse = (amount) => trigger("cheer", ["--user", "bitbard",
+      "--amount", String(amount)], (e) => { e.type = "channel.bits.use"; });
     const small = trigger("cheer", ["--user", "bitbard", "--amount", "50"]);
+    const raid = trigger("raid", ["--viewers", "40"]);
     const big = trigger("cheer", ["--user", "bitbard", "--amount", "250"]);
-    feed(small, big);
+    const bu = bitsUse(300);
+    feed(small, raid, big, bu);
+    // alerts show in order: had the 50-bit cheer or the raid passed, it
+    // would have been on screen before this one
     const a = await waitShown(page, big.id, 1000);
     if (a.text !== "250 from BitBard" || a.title !== "Bits!") fail("custom template: " + JSON.stringify(a));
     const img = await page.evaluate(() => {
@@ -284,19 +337,24 @@ const scenarios = {
     if (img !== "/media/coin.png") fail("image: " + img);
     for (let i = 0; i < 40 && !urls.includes("/media/coin.wav"); i++) await sleep(25);
     if (!urls.includes("/media/coin.wav")) fail("the sound was not loaded: " + urls.join(" "));
-    const seen = await page.evaluate(() => document.getElementById("alert").dataset.id);
-    if (seen === small.id) fail("a 50-bit cheer was shown with min_bits 100");
     ok("overlay.json: the cheer template, image and sound; 50 bits under min_bits 100 not shown: " + a.text);
+    // overlay.json's types go to the server, which knows "bits-use"
+    await waitShown(page, bu.id, 3000);
+    await onlyShown(page, [big.id, bu.id], "types cheer,bits-use and min_bits 100");
+    if (!serverErr.includes("types channel.cheer,channel.bits.use"))
+      fail("the server was not asked for overlay.json's types: " + serverErr);
+    ok("overlay.json's types reach ws-broadcast as ?types=: a bits-use event shows, the raid does not");
     // ?min_bits= and ?types= in the URL win over the file
-    const p2 = await openPage("/", "?types=raid&min_bits=10&duration=1");
+    const p2 = await openPage("/", "?types=raid,bits-use&min_bits=10&duration=1");
     await connected(p2);
     const c = trigger("cheer", ["--amount", "50"]);
     const r = trigger("raid", ["--user", "lanternfish", "--viewers", "3"]);
-    feed(c, r);
+    const bu2 = bitsUse(20);
+    feed(c, r, bu2);
     await waitShown(p2, r.id, 1000);
-    const shownIds = await p2.evaluate(() => document.getElementById("alert").dataset.id);
-    if (shownIds !== r.id) fail("?types=raid showed " + shownIds);
-    ok("?types=raid shows the raid and skips the cheer");
+    await waitShown(p2, bu2.id, 3000);
+    await onlyShown(p2, [r.id, bu2.id], "?types=raid,bits-use with a cheer before the raid");
+    ok("?types=raid,bits-use shows the raid and the bits-use event and skips the cheer");
   },
 
   // without --token-file the dashboard is read-only
@@ -306,9 +364,17 @@ const scenarios = {
     await connected(dash);
     await dash.waitForFunction(() => document.getElementById("mode").textContent === "read-only",
       null, { timeout: 2000 });
-    const enabled = await dash.$$eval("#tests button", (b) => b.filter((x) => !x.disabled).length);
+    const h = await (await fetch("http://" + addr + "/healthz")).json();
+    const buttons = await dash.$$eval("#tests button", (b) => b.map((x) =>
+      ({ type: x.dataset.type, label: x.textContent, disabled: x.disabled })));
+    if (buttons.map((b) => b.type).join(" ") !== h.test_types.join(" ") ||
+        h.test_types.length < 10)
+      fail("test buttons " + JSON.stringify(buttons) + " for " + h.test_types);
+    const enabled = buttons.filter((b) => !b.disabled).length;
     if (enabled !== 0) fail(enabled + " test buttons enabled");
     ok("without a token the dashboard is read-only (buttons disabled)");
+    if (buttons[3].label !== "gift") fail("labels: " + JSON.stringify(buttons));
+    ok("a test button for each of the server's " + buttons.length + " test types");
   },
 
   // the README picture: an alert over a stand-in game scene, and the dashboard

@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness: a message a dashboard client sends to ws-broadcast,
- * through the control parser, the answer builder, and the replay marker
+ * through the control parser, the answer builder, and the replay builder
  * (which parses stored lines, here the same bytes).
  */
 #include <stdint.h>
@@ -15,6 +15,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
+	struct sv_bcast_event stored = { 0 }, ev;
 	struct sv_control_req r;
 	struct sv_err e;
 	size_t len;
@@ -30,7 +31,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		s = sv_control_reply(r.op, NULL, e.msg, &len);
 	free(s);
-	s = sv_control_mark((const char *)data, size, "replay", &len);
-	free(s);
+	stored.frame = sv_ws_frame_new(SV_WS_TEXT, data, size);
+	if (stored.frame != NULL && sv_control_replay_event(&ev, &stored) == 0)
+		sv_bcast_event_fini(&ev);
+	sv_bcast_event_fini(&stored);
 	return 0;
 }

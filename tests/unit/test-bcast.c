@@ -115,32 +115,35 @@ static void
 test_filter_parse(void)
 {
 	struct sv_bcast_filter f;
+	struct sv_err e;
 	long n;
 
-	CHECK(sv_bcast_filter_parse(&f, "/", 1024, &n) == 0 &&
+	CHECK(sv_bcast_filter_parse(&f, "/", 1024, &n, &e) == 0 &&
 	        f.types == NULL && f.channels == NULL && n == -1,
 	    "no query: no filter, no replay count");
 	CHECK(sv_bcast_filter_parse(&f,
 	          "/?types=follow,,channel.cheer&channel=GlowCaster&replay=5",
-	          1024, &n) == 0,
+	          1024, &n, &e) == 0,
 	    "types, channel and replay");
 	CHECK_STR(f.types, "channel.follow,channel.cheer",
 	    "aliases name their types, empty items dropped");
 	CHECK_STR(f.channels, "glowcaster", "the channel lower-cased");
 	CHECK(n == 5, "the replay count");
 	sv_bcast_filter_fini(&f);
-	CHECK(sv_bcast_filter_parse(&f, "/?types=&channel=", 1024, &n) == 0 &&
+	CHECK(
+	    sv_bcast_filter_parse(&f, "/?types=&channel=", 1024, &n, &e) == 0 &&
 	        f.types == NULL && f.channels == NULL,
 	    "empty values are absent");
-	CHECK(sv_bcast_filter_parse(&f, "/?types=a&replay=1025", 1024, &n) ==
-	            -1 &&
-	        f.types == NULL && n == -1,
+	CHECK(sv_bcast_filter_parse(
+	          &f, "/?types=a&replay=1025", 1024, &n, &e) == -1 &&
+	        f.types == NULL && n == -1 && e.ex == EX_DATAERR,
 	    "a replay count over the maximum: refused, nothing kept");
-	CHECK(sv_bcast_filter_parse(&f, "/?types=a&channel=%zz", 1024, &n) ==
-	            -1 &&
-	        f.types == NULL,
-	    "a bad escape: refused");
-	CHECK(sv_bcast_filter_parse(&f, "/?replay=x", 1024, &n) == -1,
+	CHECK(sv_bcast_filter_parse(
+	          &f, "/?types=a&channel=%zz", 1024, &n, &e) == -1 &&
+	        f.types == NULL && e.ex == EX_DATAERR &&
+	        strcmp(e.msg, "bad ?channel=") == 0,
+	    "a bad escape: refused, naming the parameter");
+	CHECK(sv_bcast_filter_parse(&f, "/?replay=x", 1024, &n, &e) == -1,
 	    "a replay count that is not a number");
 }
 

@@ -21,7 +21,7 @@ struct seen {
 	int calls;
 	char target[128];
 	char rest[64];
-	int take; /* 0 answer, 1 take the socket */
+	int take; /* 0 answer, 1 take the socket, 2 answer 404 */
 	int fd;
 };
 
@@ -34,11 +34,13 @@ on_head(void *arg, struct sv_hconn *h, struct sv_ws_head *hd, const char *rest,
 	s->calls++;
 	(void)snprintf(s->target, sizeof(s->target), "%s", hd->target);
 	(void)snprintf(s->rest, sizeof(s->rest), "%.*s", (int)rest_len, rest);
-	if (s->take)
+	if (s->take == 1)
 		s->fd = sv_hconn_take(h);
+	else if (s->take == 2)
+		sv_hconn_respond_text(h, 404, "not found\n", NULL);
 	else
-		sv_hconn_respond(h, 200, "text/plain", "hello", 5,
-		    "X-Test: 1\r\n", strcmp(hd->method, "HEAD") == 0);
+		sv_hconn_respond(
+		    h, 200, "text/plain", "hello", 5, "X-Test: 1\r\n");
 }
 
 /* A connection on one end of a socketpair; the other end in *peer. */
@@ -127,12 +129,26 @@ test_head_and_file(void)
 	sv_hconn_fini(&h);
 	close(peer);
 
+	/* hconn remembers the method: no answer to HEAD has a body */
+	pair(&h, &peer);
+	s.take = 2;
+	(void)!write(peer, "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n", 32);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(strncmp(buf, "HTTP/1.1 404 ", 13) == 0 &&
+	        strstr(buf, "Content-Length: 10\r\n") != NULL &&
+	        strcmp(strstr(buf, "\r\n\r\n"), "\r\n\r\n") == 0,
+	    "HEAD: a text answer (404) without its body");
+	sv_hconn_fini(&h);
+	close(peer);
+	s.take = 0;
+
 	fd = mkstemp(path);
 	(void)!write(fd, "file body", 9);
 	(void)lseek(fd, 0, SEEK_SET);
 	unlink(path);
 	pair(&h, &peer);
-	sv_hconn_respond_file(&h, 200, "text/plain", fd, 9, false);
+	sv_hconn_respond_file(&h, 200, "text/plain", fd, 9);
 	answer(&h, peer, buf, sizeof(buf));
 	CHECK(strstr(buf, "Content-Length: 9\r\n") != NULL &&
 	        strstr(buf, "\r\n\r\nfile body") != NULL,
@@ -158,6 +174,46 @@ test_bad_take_expire(void)
 	sv_hconn_fini(&h);
 	close(peer);
 
+	/* 431 for a head past SV_WS_MAX_HEAD, in one read or split */
+	char *big = malloc(SV_WS_MAX_HEAD + 200);
+	const char *st431 = "HTTP/1.1 431 Request Header Fields Too Large\r\n";
+
+	memset(big, 'a', SV_WS_MAX_HEAD + 200);
+	memcpy(big, "GET /", 5);
+	pair(&h, &peer);
+	(void)!write(peer, big, SV_WS_MAX_HEAD + 200);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(s.calls == 0 && strncmp(buf, st431, strlen(st431)) == 0,
+	    "a head longer than SV_WS_MAX_HEAD: 431, no call");
+	sv_hconn_fini(&h);
+	close(peer);
+	pair(&h, &peer);
+	(void)!write(peer, big, SV_WS_MAX_HEAD - 100);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	CHECK(h.st == SV_HCONN_READ, "most of SV_WS_MAX_HEAD: still reading");
+	(void)!write(peer, big + SV_WS_MAX_HEAD - 100, 300);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	answer(&h, peer, buf, sizeof(buf));
+	CHECK(s.calls == 0 && strncmp(buf, st431, strlen(st431)) == 0,
+	    "and past it in the next read: 431");
+	sv_hconn_fini(&h);
+	close(peer);
+	/* a short head followed by many bytes (an upgrade's first frames)
+	 * is not too long */
+	memcpy(big, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 29);
+	pair(&h, &peer);
+	s.take = 1;
+	s.fd = -1;
+	(void)!write(peer, big, SV_WS_MAX_HEAD + 200);
+	sv_hconn_io(&h, POLLIN, on_head, &s);
+	CHECK(s.calls == 1 && strlen(s.rest) == sizeof(s.rest) - 1,
+	    "a short head and 16 KiB after it: the handler's");
+	close(s.fd);
+	sv_hconn_fini(&h);
+	close(peer);
+	free(big);
+
 	pair(&h, &peer);
 	s.take = 1;
 	s.fd = -1;
@@ -179,7 +235,6 @@ test_bad_take_expire(void)
 	close(peer);
 
 	/* the status line's reason phrase, and "Error" for one unlisted */
-	const char *st431 = "HTTP/1.1 431 Request Header Fields Too Large\r\n";
 	const char *st599 = "HTTP/1.1 599 Error\r\n";
 
 	pair(&h, &peer);
