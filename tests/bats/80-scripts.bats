@@ -22,11 +22,11 @@ export SERVITOR_BIN="$SV_BIN"
 	[[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+/\?token=[0-9a-f]{32}$ ]] || fail "url: $url"
 	run -0 grep -c 'add it to OBS as a Browser Source' "$T/demo.out"
 	# the page, and random events on its WebSocket, with the token
-	run -0 curl -sf "$url"
+	run -0 curl -sf --max-time 10 "$url"
 	[[ "$output" == *"new WebSocket("* ]] || fail "not the overlay"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws${url#http}"
 	run -0 jq -se 'length == 2 and all(.source == "trigger")' <<<"$output"
-	run -0 curl -sf "$(sed -n 's/^demo: dashboard: *//p' "$T/demo.out")"
+	run -0 curl -sf --max-time 10 "$(sed -n 's/^demo: dashboard: *//p' "$T/demo.out")"
 	[[ "$output" == *"servitor dashboard"* ]] || fail "not the dashboard"
 	# the token is a file only the user can read
 	run -0 stat -c %a "$SV_TOP/build/demo/token"
@@ -60,16 +60,16 @@ launch() {
 	start_bg "$name" env SERVITOR_LISTEN="127.0.0.1:$WSPORT" \
 		SERVITOR_WEBHOOK_LISTEN="127.0.0.1:$WHPORT" "$@" \
 		"$SV_TOP/scripts/servitor-local"
-	wait_until 15 curl -sf "http://127.0.0.1:$WSPORT/healthz" || fail "$(cat "$T/$name.err")"
+	wait_until 15 curl -sf --max-time 10 "http://127.0.0.1:$WSPORT/healthz" || fail "$(cat "$T/$name.err")"
 }
 
 @test "servitor-local: twitch-webhookd and twitch-trigger merged into ws-broadcast; SIGTERM stops all, exit 0" {
 	printf 'l0cal-token\n' >"$T/token"
 	launch sl SERVITOR_SOURCES=webhook,trigger SERVITOR_TRIGGER_INTERVAL=0.3 \
 		SERVITOR_TOKEN_FILE="$T/token"
-	wait_until 10 curl -sf "http://127.0.0.1:$WHPORT/healthz"
+	wait_until 10 curl -sf --max-time 10 "http://127.0.0.1:$WHPORT/healthz"
 	start_bg l ws-listen "ws://127.0.0.1:$WSPORT/?token=l0cal-token&types=channel.raid,channel.cheer"
-	wait_until 10 bash -c "curl -sf http://127.0.0.1:$WSPORT/healthz | jq -e '.clients == 1'"
+	wait_until 10 bash -c "curl -sf --max-time 10 http://127.0.0.1:$WSPORT/healthz | jq -e '.clients == 1'"
 	run -0 --separate-stderr timeout 20 twitch-trigger raid --user lanternfish --viewers 42 \
 		--webhook "http://127.0.0.1:$WHPORT/eventsub"
 	wait_until 10 grep -q '"source":"eventsub-webhook"' "$T/l.out"

@@ -43,7 +43,7 @@ retry() {
 	sig=$(printf '%s%s' "$1" "$ts" | cat - "$body" |
 		openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
 	for i in 1 2; do
-		timeout 10 curl -sf -o /dev/null -H 'Content-Type: application/json' \
+		timeout 10 curl -sf --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
 			-H "Twitch-Eventsub-Message-Id: $1" \
 			-H "Twitch-Eventsub-Message-Timestamp: $ts" \
 			-H "Twitch-Eventsub-Message-Signature: sha256=$sig" \
@@ -64,7 +64,7 @@ retry() {
 	WS=$(port_file_addr "$T/wsb.port")
 	start_bg l ws-listen -c 1005 "ws://$WS/"
 	start_bg all ws-listen "ws://$WS/"
-	wait_until 15 bash -c "curl -sf http://$WS/healthz | jq -e '.clients == 2'"
+	wait_until 15 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.clients == 2'"
 	# the listener host: twitch-webhookd | tee sent | amqp-pub
 	mkfifo "$T/wh.out" "$T/tee.out"
 	start_bg_stdin pub "$T/tee.out" amqp-pub -e "$AMQP_X"
@@ -82,7 +82,7 @@ retry() {
 	head -n 50 "$T/sent" >"$T/again"
 	run -0 --separate-stderr timeout 60 amqp-pub -e "$AMQP_X" <"$T/again"
 	wait_bg l 60 || fail "ws-listen got $(wc -l <"$T/l.out") of 1005: $(tail -3 "$T/wsb.err")"
-	wait_until 30 bash -c "curl -sf http://$WS/healthz | jq -e '.events == 1005 and .duplicates == 50'" ||
+	wait_until 30 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.events == 1005 and .duplicates == 50'" ||
 		fail "healthz: $(health)"
 	stop_bg all
 	# every id once, the same ids as webhookd printed, and nothing else
@@ -117,9 +117,9 @@ retry() {
 	start_bg pub env SERVITOR_SOURCES=webhook SERVITOR_WEBHOOK_LISTEN="127.0.0.1:$WHP" \
 		"$SV_TOP/scripts/servitor-amqp" pub
 	WH=127.0.0.1:$WHP
-	wait_until 20 curl -sf "http://$WH/healthz" || fail "$(cat "$T/pub.err")"
+	wait_until 20 curl -sf --max-time 10 "http://$WH/healthz" || fail "$(cat "$T/pub.err")"
 	start_bg l ws-listen -c 20 "ws://$WS/"
-	wait_until 10 bash -c "curl -sf http://$WS/healthz | jq -e '.clients == 1'"
+	wait_until 10 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.clients == 1'"
 	run -0 --separate-stderr timeout 60 twitch-trigger follow --count 15 --webhook "http://$WH/eventsub"
 	run -0 --separate-stderr timeout 60 twitch-trigger cheer --count 5 --webhook "http://$WH/eventsub"
 	# stream.* is not bound: never reaches this edge
