@@ -1,6 +1,6 @@
 // Bench topology through amqplib: declare, count, purge, delete.
 //   node topo.js URL setup QUEUE EXCHANGE KEY [durable]
-//   node topo.js URL count|purge QUEUE
+//   node topo.js URL count|consumers|purge QUEUE
 //   node topo.js URL delete QUEUE [EXCHANGE]
 'use strict';
 const amqp = require('amqplib');
@@ -15,6 +15,8 @@ async function main() {
     await ch.bindQueue(q, x, key);
   } else if (cmd === 'count') {
     console.log((await ch.checkQueue(q)).messageCount);
+  } else if (cmd === 'consumers') {
+    console.log((await ch.checkQueue(q)).consumerCount);
   } else if (cmd === 'purge') {
     await ch.purgeQueue(q);
   } else if (cmd === 'delete') {
