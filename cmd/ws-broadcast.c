@@ -17,7 +17,6 @@
  */
 #define _GNU_SOURCE /* accept4 */
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -1000,18 +999,6 @@ timers(struct srv *s, long long now)
 /* ---- set-up and the loop
  * ------------------------------------------------------------------------- */
 
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	/* a thousand clients need more than the usual 1024 descriptors */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int
 setup(struct srv *s, const struct opts *o)
 {
@@ -1066,7 +1053,7 @@ setup(struct srv *s, const struct opts *o)
 		 * not while the first client waits for its handshake */
 		sv_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", accept);
 	}
-	raise_nofile();
+	sv_net_raise_nofile();
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0) {
 		sv_log_error("epoll: %s", strerror(errno));

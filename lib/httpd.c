@@ -471,6 +471,7 @@ sv_httpd_start(
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
+	sv_net_raise_nofile();
 	fd = sv_net_listen(o->listen, e);
 	if (fd < 0)
 		goto fail;
@@ -493,8 +494,11 @@ sv_httpd_start(
 		more[n++] =
 		    (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE,
 			    (intptr_t)o->threads, NULL };
-	else
-		flags |= MHD_USE_POLL;
+	/* epoll (each pool thread its own), else poll: never MHD's default
+	 * select(), which drops every connection past descriptor 1023. */
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ?
+	    MHD_USE_EPOLL :
+	    MHD_USE_POLL;
 	if (d->per_ip_limit != 0)
 		more[n++] = (struct MHD_OptionItem) {
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT,

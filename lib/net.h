@@ -44,6 +44,12 @@ int sv_net_write_port_file(const char *path, int fd, struct sv_err *e);
 int sv_net_set_nonblock(int fd, int on);
 
 /*
+ * Raise the soft limit on open descriptors to the hard one: a server of a
+ * thousand connections needs more than the usual 1024. Best effort.
+ */
+void sv_net_raise_nofile(void);
+
+/*
  * A TCP connection to host (a name, an IPv4 address, or an IPv6 address
  * without brackets) and port (a number or a service name), trying every
  * address getaddrinfo() gives (IPv6 and IPv4) in order until one

@@ -462,6 +462,25 @@ run_batch() {
 	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 201
 }
 
+@test "--threads 2: 1,100 connections at once, past select()'s 1,024, all answered" {
+	# MHD's default select() drops every connection on a descriptor
+	# past 1023; the pool must run on epoll (or poll) instead
+	start_webhookd --threads 2 --max-conn 1200 --timeout 60
+	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns 1100 \
+		--ready "$T/ready" --go "$T/go" --for 90
+	wait_file "$T/ready" 60 || fail "the client did not open 1100 connections"
+	wait_until 20 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
+	  jq -e ".connections >= 1101"' _ "$ADDR" ||
+		fail "not all held at once: $(healthz)"
+	touch "$T/go"
+	local st=0
+	wait_bg hold 90 || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(cat "$T/hold.out")" "204 1100"
+	wait_lines "$T/wh.out" 1100 30
+	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 1100
+}
+
 @test "SIGTERM: refuses new events, drains the queue, exits 0" {
 	start_webhookd_gated
 	# 200 KB: more than the pipe holds, so most wait in the queue

@@ -34,10 +34,27 @@ import hashlib
 import hmac
 import json
 import os
-import select
+import resource
+import selectors
 import socket
 import sys
 import time
+
+
+def readable(socks, timeout):
+    """The sockets of socks that are readable within timeout seconds
+    (epoll where there is one: select() stops at descriptor 1023)."""
+    with selectors.DefaultSelector() as sel:
+        for k in socks:
+            sel.register(k, selectors.EVENT_READ)
+        return {key.fileobj for key, _ in sel.select(timeout)}
+
+
+def raise_nofile():
+    """Soft limit on descriptors up to the hard one, for --conns > 1000."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def parse_addr(s):
@@ -114,9 +131,8 @@ def drip(args):
         live = [c for c in live if c["end"] is None]
         if not live:
             break
-        r, _, _ = select.select([c["s"] for c in live], [], [],
-                                max(0.0, min(next_byte, end) -
-                                    time.monotonic()))
+        r = readable([c["s"] for c in live],
+                     max(0.0, min(next_byte, end) - time.monotonic()))
         for c in live:
             if c["s"] in r and peer_closed(c["s"]):
                 c["end"] = time.monotonic()
@@ -179,8 +195,8 @@ def hold(args):
         c["s"].setblocking(False)
     pending = [c for c in conns if c["status"] is None]
     while pending and time.monotonic() < deadline:
-        r, _, _ = select.select([c["s"] for c in pending], [], [],
-                                max(0.0, deadline - time.monotonic()))
+        r = readable([c["s"] for c in pending],
+                     max(0.0, deadline - time.monotonic()))
         for c in pending:
             if c["s"] not in r:
                 continue
@@ -204,6 +220,7 @@ def hold(args):
 
 
 def main():
+    raise_nofile()
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="mode", required=True)
     d = sub.add_parser("drip")
