@@ -439,46 +439,47 @@ run_batch() {
 	assert_equal "$(wc -l <"$T/reader.out")" 100
 }
 
+# hold_open N: N signed requests whose headers are sent and whose bodies
+# are held back (slow-client.py hold); returns once the server has
+# accepted every one (and a healthz one): open at the same time, not
+# queued in the listen backlog.
+hold_open() {
+	local n=$1
+	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns "$n" \
+		--ready "$T/ready" --go "$T/go" --for 90
+	wait_file "$T/ready" 60 || fail "the client did not open $n connections"
+	wait_until 20 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
+	  jq -e ".connections >= $2"' _ "$ADDR" "$((n + 1))" ||
+		fail "not all held at once: $(healthz)"
+}
+
+# hold_release N LINES: send the N held bodies; every one is answered
+# 204, and the server has printed LINES distinct events in all.
+hold_release() {
+	local n=$1 lines=$2 st=0
+	touch "$T/go"
+	wait_bg hold 90 || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(cat "$T/hold.out")" "204 $n"
+	wait_lines "$T/wh.out" "$lines" 30
+	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" "$lines"
+}
+
 @test "200 concurrent connections: all held open at once, then all answered" {
 	start_webhookd
-	# 200 requests whose headers are sent and whose bodies are held back
-	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns 200 \
-		--ready "$T/ready" --go "$T/go"
-	wait_file "$T/ready" 30 || fail "the client did not open 200 connections"
-	# the server has accepted every one (and the healthz one): they are
-	# open at the same time, not queued in the listen backlog
-	wait_until 10 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
-	  jq -e ".connections >= 201"' _ "$ADDR" ||
-		fail "not all held at once: $(healthz)"
+	hold_open 200
 	# still taking new requests meanwhile
 	run -0 post notification c0 "$(now_ts)" "$(body_follow 1)"
 	assert_output 204
-	touch "$T/go"
-	local st=0
-	wait_bg hold 40 || st=$?
-	assert_equal "$st" 0
-	assert_equal "$(cat "$T/hold.out")" "204 200"
-	wait_lines "$T/wh.out" 201 20
-	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 201
+	hold_release 200 201
 }
 
 @test "--threads 2: 1,100 connections at once, past select()'s 1,024, all answered" {
 	# MHD's default select() drops every connection on a descriptor
 	# past 1023; the pool must run on epoll (or poll) instead
 	start_webhookd --threads 2 --max-conn 1200 --timeout 60
-	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns 1100 \
-		--ready "$T/ready" --go "$T/go" --for 90
-	wait_file "$T/ready" 60 || fail "the client did not open 1100 connections"
-	wait_until 20 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
-	  jq -e ".connections >= 1101"' _ "$ADDR" ||
-		fail "not all held at once: $(healthz)"
-	touch "$T/go"
-	local st=0
-	wait_bg hold 90 || st=$?
-	assert_equal "$st" 0
-	assert_equal "$(cat "$T/hold.out")" "204 1100"
-	wait_lines "$T/wh.out" 1100 30
-	assert_equal "$(jq -r .id "$T/wh.out" | sort -u | wc -l)" 1100
+	hold_open 1100
+	hold_release 1100 1100
 }
 
 @test "SIGTERM: refuses new events, drains the queue, exits 0" {
