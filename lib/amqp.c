@@ -88,6 +88,51 @@ url_userinfo(const char *url, const char **colon)
 	return at;
 }
 
+/*
+ * What to hide of url when it is shown (argv, error messages): from the
+ * password's first byte to the '@' after it, [*from, *to); 0 when there
+ * is none. Wider than url_userinfo(): a password with a raw '/', '?' or
+ * '#' is a URL rabbitmq-c refuses, but it is still a password, so when
+ * the authority has a ':' and no '@', everything up to the last '@' of
+ * the URL is hidden (at worst a port and part of the vhost too).
+ */
+static int
+password_span(const char *url, size_t *from, size_t *to)
+{
+	const char *p = strstr(url, "://"), *colon, *at;
+	size_t auth;
+
+	if (p == NULL)
+		return 0;
+	p += 3;
+	auth = strcspn(p, "/?#");
+	at = url_userinfo(url, &colon);
+	if (at == NULL) {
+		colon = memchr(p, ':', auth);
+		at = strrchr(p, '@');
+	}
+	if (colon == NULL || at == NULL || at < colon)
+		return 0;
+	*from = (size_t)(colon + 1 - url);
+	*to = (size_t)(at - url);
+	return 1;
+}
+
+/* url with its password (password_span) as '*', into out. */
+static void
+masked_url(char *out, size_t n, const char *url)
+{
+	size_t from, to, i;
+	char tmp[200];
+
+	(void)snprintf(tmp, sizeof(tmp), "%s", url);
+	if (password_span(url, &from, &to))
+		for (i = from; i < to && i < sizeof(tmp) - 1; i++)
+			tmp[i] = '*';
+	(void)sv_log_redact(out, n, tmp);
+	explicit_bzero(tmp, sizeof(tmp));
+}
+
 int
 sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 {
@@ -98,7 +143,7 @@ sv_amqp_url_parse(struct sv_amqp_url *u, const char *url, struct sv_err *e)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	(void)sv_log_redact(shown, sizeof(shown), url);
+	masked_url(shown, sizeof(shown), url);
 	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8) != 0)
 		return sv_err_set(
 		    e, EX_USAGE, "'%s': not an amqp:// or amqps:// URL", shown);
@@ -1010,13 +1055,10 @@ sv_amqp_cli_init(struct sv_amqp_cli *c)
 static void
 blank_url_password(char *url)
 {
-	const char *colon, *at = url_userinfo(url, &colon);
-	char *c;
+	size_t from, to;
 
-	if (at == NULL || colon == NULL)
-		return;
-	for (c = url + (colon - url) + 1; c < url + (at - url); c++)
-		*c = '*';
+	if (password_span(url, &from, &to))
+		memset(url + from, '*', to - from);
 }
 
 enum sv_cli_res

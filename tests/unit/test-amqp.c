@@ -133,6 +133,23 @@ test_cli(void)
 	}
 	sv_amqp_cli_fini(&c);
 
+	/* a password with a raw '/': rabbitmq-c refuses the URL, but the
+	 * password is hidden in argv and in the error all the same */
+	sv_amqp_cli_init(&c);
+	{
+		char sl[] = "amqp://user:pa/S3cret@host";
+
+		CHECK(sv_amqp_cli_option(&c, 'u', sl, &ex) == SV_CLI_OK,
+		    "-u with a '/' in the password");
+		CHECK_STR(sl, "amqp://user:*********@host",
+		    "argv password with a '/' blanked");
+		CHECK(sv_amqp_cli_finish(&c, &e) < 0 && e.ex == EX_USAGE &&
+		        strstr(e.msg, "S3cret") == NULL &&
+		        strstr(e.msg, "bad AMQP URL") != NULL,
+		    "refused, and the error does not show the password");
+	}
+	sv_amqp_cli_fini(&c);
+
 	sv_amqp_cli_init(&c);
 	unsetenv("AMQP_URL");
 	CHECK(sv_amqp_cli_finish(&c, &e) == 0 &&
