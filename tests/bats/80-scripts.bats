@@ -119,6 +119,12 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 	run -78 --separate-stderr "$SV_TOP/scripts/servitor-local" --dry-run
 	[[ "$stderr" == *"SERVITOR_CHANNEL is not set"* ]] || fail "$stderr"
 	run -78 --separate-stderr env SERVITOR_SOURCES=carrier-pigeon "$SV_TOP/scripts/servitor-local"
+	# a ws-broadcast that never ends would hold the launcher up for ever
+	run -78 --separate-stderr env SERVITOR_CHANNEL=glowcaster \
+		SERVITOR_WS_ARGS='--origin http://x --keep-open' "$SV_TOP/scripts/servitor-local" --dry-run
+	[[ "$stderr" == *"--keep-open would keep the launcher from ever ending"* ]] || fail "$stderr"
+	run -78 --separate-stderr env SERVITOR_WS_ARGS=--keep-open "$SV_TOP/scripts/servitor-amqp" sub --dry-run
+	[[ "$stderr" == *"--keep-open would keep the launcher from ever ending"* ]] || fail "$stderr"
 	run -64 --separate-stderr "$SV_TOP/scripts/servitor-local" --bogus
 	run -0 "$SV_TOP/scripts/servitor-local" --help
 	assert_line --partial 'SERVITOR_SOURCES'
