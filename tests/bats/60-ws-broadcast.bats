@@ -520,7 +520,7 @@ msgs() {
 	wsb --token-file "$BATS_TEST_TMPDIR/token"
 	# a masked binary frame (mask 0: the bytes 01 02 03), then a request
 	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
-		--frame 828300000000010203 --masked-text '{"op":"replay","id":"nope"}' --timeout 2
+		--frame 828300000000010203 --masked-text '{"op":"replay","id":"nope"}' --count 2 --timeout 15
 	assert_equal "$(grep '^msg ' <<<"$output" | cut -c5-)" \
 		'{"op":"error","ok":false,"error":"binary message: control messages are JSON text"}
 {"op":"replay","ok":false,"id":"nope","error":"no event with this id in the history"}'
@@ -532,10 +532,13 @@ msgs() {
 		frames+=(--frame "819800000000$hex")
 	done
 	run -0 timeout 20 "$PY" "$PEER" raw "$ADDR" --handshake --path '/?token=tok' \
-		"${frames[@]}" --timeout 3
-	run -0 bash -c 'grep "^msg " | cut -c5- | jq -r .error | sort | uniq -c' <<<"$output"
+		"${frames[@]}" --count 1100 --then-text '{"op":"replay","id":"sentinel"}' \
+		--until '"id":"sentinel"' --timeout 15
+	# exactly 1100 answers come before the sentinel's: none missing, none
+	# doubled
+	assert_equal "$(tail -n 1 <<<"$output" | cut -c5- | jq -r .id)" sentinel
+	run -0 bash -c 'grep "^msg " | sed "\$d" | cut -c5- | jq -r .error | sort | uniq -c' <<<"$output"
 	local counts=$output
-	echo "# answers: $(tr -s ' \n' ' ' <<<"$counts")" >&3
 	run -0 bash -c "awk '{ n += \$1 } END { print n }'" <<<"$counts"
 	assert_output 1100
 	run -1 grep -v -e 'no event with this id in the history$' -e 'too many messages at once$' <<<"$counts"

@@ -337,6 +337,7 @@ def raw_client(a):
         first = resp.split(b"\r\n", 1)[0].decode("latin-1")
         out("status", first if first else "(none)")
         return 0
+    msgs = 0
     for opcode, payload in read_frames(s, deadline):
         if opcode == 8:
             report_close(payload)
@@ -349,6 +350,16 @@ def raw_client(a):
                 s.sendall(frame(10, payload, mask=os.urandom(4)))
         elif opcode == 1:
             out("msg", payload.decode("utf-8", "replace"))
+            msgs += 1
+            if a.until is not None and a.until in payload.decode(
+                    "utf-8", "replace"):
+                return 0
+            if a.count and msgs == a.count:
+                if a.then_text is None:
+                    return 0
+                # one more request once these are in: anything still
+                # owed for the first ones arrives before its answer
+                s.sendall(frame(1, a.then_text.encode(), mask=os.urandom(4)))
     out("eof")
     return 0
 
@@ -416,6 +427,12 @@ def main():
                    help="send one byte at a time")
     r.add_argument("--wait-file", help="read nothing until FILE exists")
     r.add_argument("--timeout", type=float, default=5)
+    r.add_argument("--count", type=int, default=0,
+                   help="return after N text messages (default: at --timeout)")
+    r.add_argument("--then-text", help="after --count messages, send this "
+                   "masked text frame and go on reading")
+    r.add_argument("--until", help="return after a text message containing "
+                   "this")
 
     a = p.parse_args()
     if a.mode == "server":
