@@ -100,7 +100,8 @@ sv_bcast_match(const struct sv_bcast_filter *f, const struct sv_bcast_event *ev)
 }
 
 /* ?types=: *out is the list with each alias replaced by its EventSub
- * type (NULL when it has no item); -1 when out of memory. */
+ * type; 1 when it has no item (",": refused, or it would let every type
+ * through), -1 when out of memory. */
 static int
 types_list(const char *val, char **out)
 {
@@ -125,7 +126,7 @@ types_list(const char *val, char **out)
 		}
 	}
 	*out = b.data;
-	return 0;
+	return b.data != NULL ? 0 : 1;
 }
 
 int
@@ -143,8 +144,13 @@ sv_bcast_filter_parse(struct sv_bcast_filter *f, const char *target,
 	r = sv_ws_query_get(target, "types", val, sizeof(val));
 	if (r < 0)
 		goto bad;
-	if (r == 1 && val[0] != '\0' && types_list(val, &f->types) < 0)
-		goto oom;
+	if (r == 1 && val[0] != '\0') {
+		r = types_list(val, &f->types);
+		if (r < 0)
+			goto oom;
+		if (r > 0)
+			goto bad;
+	}
 	bad = "?channel=";
 	r = sv_ws_query_get(target, "channel", val, sizeof(val));
 	if (r < 0)

@@ -145,6 +145,10 @@ test_filter_parse(void)
 	    "a bad escape: refused, naming the parameter");
 	CHECK(sv_bcast_filter_parse(&f, "/?replay=x", 1024, &n, &e) == -1,
 	    "a replay count that is not a number");
+	CHECK(sv_bcast_filter_parse(&f, "/?types=,,", 1024, &n, &e) == -1 &&
+	        f.types == NULL && e.ex == EX_DATAERR &&
+	        strcmp(e.msg, "bad ?types=") == 0,
+	    "types with no item: refused, never a filter that lets all through");
 }
 
 int
