@@ -187,7 +187,8 @@ opts_parse(struct opts *o, int argc, char **argv)
 	    (c = getopt_long(argc, argv, "c:hl:p:qVv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			o->count = num_opt("count", optarg, 1, ULONG_MAX);
+			if ((ex = sv_cli_count(optarg, &o->count)) != 0)
+				exit(ex);
 			break;
 		case OPT_DEDUPE_SIZE:
 			o->dedupe_size =
