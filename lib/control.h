@@ -16,7 +16,8 @@
  *   {"op":"test","ok":false,"error":"unknown type"}
  *   {"op":"error","ok":false,"error":"binary message: ..."}
  *
- * Pure functions over bytes: no I/O, thread-safe.
+ * The parse and answer functions are pure functions over bytes (no I/O,
+ * thread-safe); a struct sv_control_queue is one thread's.
  */
 #ifndef SV_CONTROL_H
 #define SV_CONTROL_H

@@ -96,7 +96,8 @@ struct sv_event_out {
 /*
  * Put env out unless its id was printed already. Returns 0 to go on, 1
  * when the run is done (count reached, or the reader has gone: e->ex is
- * 0 either way), -1 when writing failed (e set: EX_IOERR). Not
+ * 0 either way), -1 when writing failed (e set: EX_IOERR, or EX_SOFTWARE /
+ * EX_OSERR when env could not be serialised). Not
  * thread-safe for one object.
  */
 int sv_event_out_put(
