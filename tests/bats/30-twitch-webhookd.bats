@@ -676,13 +676,14 @@ drip_count() {
 @test "--max-conn-per-ip: one address cannot take every slot; loopback default none" {
 	# behind a proxy every client is 127.0.0.1: no limit by default
 	start_webhookd -v
-	grep -q "info: listening on http://$ADDR/eventsub (at most 256 connections, no limit per client address)" "$T/wh.err" ||
+	# logged just after the port file is written: wait for it
+	wait_until 5 grep -q "info: listening on http://$ADDR/eventsub (at most 256 connections, no limit per client address)" "$T/wh.err" ||
 		fail "$(cat "$T/wh.err")"
 	stop_bg wh
 	# on another address a quarter of --max-conn
 	start_bg wh twitch-webhookd -v --listen :0 --port-file "$T/any.port" --max-conn 40
 	port_file_addr "$T/any.port" >/dev/null
-	grep -q "(at most 40 connections, 10 per client address)" "$T/wh.err" || fail "$(cat "$T/wh.err")"
+	wait_until 5 grep -q "(at most 40 connections, 10 per client address)" "$T/wh.err" || fail "$(cat "$T/wh.err")"
 	stop_bg wh
 	rm -f "$T/wh.port"
 	start_webhookd --max-conn-per-ip 10 --timeout 10

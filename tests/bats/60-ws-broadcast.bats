@@ -251,7 +251,14 @@ ev() {
 	raw_http 'HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
 	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
 	assert_output $'HTTP/1.1 404 Not Found\r'
-	run -0 grep -ci '^content-length: 10' "$BATS_TEST_TMPDIR/a"
+	run -0 grep -qi $'^content-length: 10\r$' "$BATS_TEST_TMPDIR/a"
+	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
+	assert_output 0
+	# /healthz is answered by ws-broadcast itself, not the site: the same
+	raw_http 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >"$BATS_TEST_TMPDIR/a"
+	run -0 head -n 1 "$BATS_TEST_TMPDIR/a"
+	assert_output $'HTTP/1.1 200 OK\r'
+	run -0 grep -qi $'^content-type: application/json' "$BATS_TEST_TMPDIR/a"
 	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
 	assert_output 0
 	feed "$(ev h1 follow)"

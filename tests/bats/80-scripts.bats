@@ -133,6 +133,7 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 	run -0 env SERVITOR_BIN=/opt/sv SERVITOR_AMQP_URLS='amqp://edge:S3cretPw@rabbit1 amqp://rabbit2' \
 		SERVITOR_BIND='channel.#' "$SV_TOP/scripts/servitor-amqp" sub --dry-run
 	assert_line 'consumer: /opt/sv/amqp-sub -e twitch -u amqp://edge:***@rabbit1 -u amqp://rabbit2 -b channel.#'
+	[[ "$output" != *S3cretPw* ]] || fail "$output"
 	run -0 env SERVITOR_BIN=/opt/sv SERVITOR_SOURCES=trigger SERVITOR_AMQP_URLS='amqp://pub:S3cretPw@rabbit1' \
 		"$SV_TOP/scripts/servitor-amqp" pub --dry-run
 	assert_line 'into: /opt/sv/amqp-pub -e twitch -u amqp://pub:***@rabbit1'
