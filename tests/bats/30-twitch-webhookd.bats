@@ -83,10 +83,6 @@ post_signed() {
 		"${h[@]}" "$@" --data-binary "@$file" "${POST_URL:-$URL}"
 }
 
-healthz() {
-	timeout 5 curl -sS --max-time 4 "http://$ADDR/healthz"
-}
-
 # make_batch N [PAD]: N signed notifications (ids 5e1f0000-...-N, event
 # {"n":N}) as curl config blocks $T/batch/ID.cfg, joined into
 # $T/batch.cfg; each transfer prints "STATUS ID". One openssl process
@@ -200,7 +196,7 @@ run_batch() {
 	assert_output 403
 	run -0 post_signed notification "$id" "$ts" "$f" "sha256=$(printf '0%.0s' {1..64})"
 	assert_output 403
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.signature <<<"$output")" 5
 	stop_bg wh
 	[ ! -s "$T/wh.out" ] || fail "printed: $(cat "$T/wh.out")"
@@ -244,7 +240,7 @@ run_batch() {
 		-H "twitch-eventsub-message-signature: $(sign "$id" "$ts" "$f")" \
 		--data-binary "@$f" "$URL"
 	assert_output 204
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.headers <<<"$output")" 4
 	wait_lines "$T/wh.out" 1
 }
@@ -265,7 +261,7 @@ run_batch() {
 	assert_output 204
 	run -0 post notification 00000000-0000-4000-8000-000000000005 "yesterday" "$f"
 	assert_output 400
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.rejected.stale == 1 and .rejected.future == 1 and .rejected.timestamp == 1' <<<"$output"
 	wait_lines "$T/wh.out" 2
 	stop_bg wh
@@ -284,7 +280,7 @@ run_batch() {
 	run -0 post notification 33333333-2222-4333-8444-555555555555 "$ts" "$f"
 	assert_output 204
 	wait_lines "$T/wh.out" 2
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.duplicates == 2 and .notifications == 4 and .printed == 2' <<<"$output"
 	stop_bg wh
 	assert_equal "$(jq -r .id "$T/wh.out" | sort | uniq -d)" ""
@@ -318,7 +314,7 @@ run_batch() {
 	head -c 2048 /dev/zero | tr '\0' ' ' >"$T/edge.json"
 	run -0 post notification "$id" "$ts" "$T/edge.json"
 	assert_output 400
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.too_large <<<"$output")" 2
 }
 
@@ -340,7 +336,7 @@ run_batch() {
 	assert_output 400
 	run -0 post gossip m5 "$ts" "$(body_follow 1)"
 	assert_output 400
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.rejected.json == 2 and .rejected.message == 2 and .rejected.type == 1' <<<"$output"
 	stop_bg wh
 	[ ! -s "$T/wh.out" ] || fail "printed: $(cat "$T/wh.out")"
@@ -351,7 +347,7 @@ run_batch() {
 	printf '%s' '{"subscription":{"id":"9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f","status":"authorization_revoked","type":"channel.cheer","version":"1","cost":0,"condition":{"broadcaster_user_id":"512345678"},"transport":{"method":"webhook","callback":"https://alerts.example.org/eventsub"},"created_at":"2026-03-14T18:00:02.402887120Z"}}' >"$T/rev.json"
 	run -0 post revocation 6b8c2d0e-1f3a-4e5b-8c7d-9e0f1a2b3c4d "$(now_ts)" "$T/rev.json"
 	assert_output 204
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .revocations <<<"$output")" 1
 	stop_bg wh
 	assert_equal "$(cat "$T/wh.status")" 0
@@ -382,7 +378,7 @@ run_batch() {
 	f=$(body_follow 1)
 	ts=$(now_ts)
 	URL="http://$ADDR/hooks/twitch"
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.status == "ok" and .received == 0 and .printed == 0 and .queued == 0 and
 	  (.rejected | keys | sort) == ["future","headers","json","message","signature","stale","timestamp","too_large","too_slow","type"]' <<<"$output"
 	run -0 post notification h1 "$ts" "$f"
@@ -390,7 +386,7 @@ run_batch() {
 	run -0 post_signed notification h2 "$ts" "$f" sha256=00
 	assert_output 403
 	wait_lines "$T/wh.out" 1
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.received == 2 and .verified == 1 and .notifications == 1 and .printed == 1 and .rejected.signature == 1' <<<"$output"
 	run -0 timeout 5 curl -sS -o /dev/null -w '%{http_code}' "http://$ADDR/eventsub" --data x
 	assert_output 404
@@ -409,7 +405,7 @@ run_batch() {
 	# nobody has read stdout yet, and yet every client got its answer
 	[ ! -s "$T/reader.out" ] || fail "the reader was not gated"
 	assert_equal "$(grep -c '^204 ' <<<"$output")" 1000
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	run -0 jq -e '.printed < 1000 and .queued > 0 and .notifications == 1000' <<<"$output"
 	open_gate
 	wait_lines "$T/reader.out" 1000 30
@@ -426,7 +422,7 @@ run_batch() {
 	grep '^503 ' <<<"$output" | cut -d' ' -f2 | sort >"$T/busy"
 	grep -c '^204 ' <<<"$output" >"$T/ok"
 	[ -s "$T/busy" ] || fail "no 503 with a full queue"
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .busy <<<"$output")" "$(wc -l <"$T/busy")"
 	open_gate
 	# Twitch retries what was answered 503: same id, same signature.
@@ -448,9 +444,8 @@ hold_open() {
 	start_bg hold "$PY" "$SV_FAKES/slow-client.py" hold "$ADDR" --conns "$n" \
 		--ready "$T/ready" --go "$T/go" --for 90
 	wait_file "$T/ready" 60 || fail "the client did not open $n connections"
-	wait_until 20 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
-	  jq -e ".connections >= $2"' _ "$ADDR" "$((n + 1))" ||
-		fail "not all held at once: $(healthz)"
+	wait_until 20 healthz_jq "$ADDR" -e ".connections >= $((n + 1))" ||
+		fail "not all held at once: $(healthz "$ADDR")"
 }
 
 # hold_release N LINES: send the N held bodies; every one is answered
@@ -491,7 +486,7 @@ hold_release() {
 	kill -TERM "$(bg_pid wh)"
 	# while the queue still waits for the reader, new notifications are
 	# refused (503: Twitch retries), so none is accepted and then lost
-	wait_until 10 bash -c 'curl -sS --max-time 1 "http://$1/healthz" | jq -e ".status == \"stopping\""' _ "$ADDR"
+	wait_until 10 healthz_jq "$ADDR" -e '.status == "stopping"'
 	run -0 post notification late "$(now_ts)" "$(body_follow 1)"
 	assert_output 503
 	bg_running wh || fail "exited before the queue was written"
@@ -617,7 +612,7 @@ for i in range(100):
 	n=${output##* after }
 	n=${n%% *}
 	[ "$n" -ge 4 ] && [ "$n" -le 8 ] || fail "closed after $n half-second bytes, want about 2 s"
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.too_slow <<<"$output")" 1
 }
 
@@ -637,8 +632,7 @@ drip_count() {
 	# dripping the second request is cut off too, idling is not counted
 	start_bg drip2 "$PY" "$slow" drip "$ADDR" --for 8 --after-request
 	start_bg idle "$PY" "$slow" drip "$ADDR" --for 8 --after-request --idle
-	wait_until 5 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
-	  jq -e ".connections >= 4"' _ "$ADDR" || fail "$(healthz)"
+	wait_until 5 healthz_jq "$ADDR" -e '.connections >= 4' || fail "$(healthz "$ADDR")"
 	# meanwhile a normal request is served
 	run -0 post notification d1 "$(now_ts)" "$(body_follow 1)"
 	assert_output 204
@@ -650,10 +644,9 @@ drip_count() {
 		[ "$(drip_count "$T/$n.out" closed 1.5 4)" = 1 ] ||
 			fail "$n: want closed after about 2 s: $(cat "$T/$n.out")"
 	done
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.too_slow <<<"$output")" 2
-	wait_until 5 bash -c 'curl -sS --max-time 2 "http://$1/healthz" |
-	  jq -e ".connections == 1"' _ "$ADDR" || fail "$(healthz)"
+	wait_until 5 healthz_jq "$ADDR" -e '.connections == 1' || fail "$(healthz "$ADDR")"
 	wait_lines "$T/wh.out" 1
 }
 
@@ -669,7 +662,7 @@ drip_count() {
 	wait_bg drip 20 || true
 	[ "$(drip_count "$T/drip.out" closed 1.5 5)" = 50 ] ||
 		fail "want all 50 closed after about 2 s: $(sort "$T/drip.out" | uniq -c)"
-	run -0 healthz
+	run -0 healthz "$ADDR"
 	assert_equal "$(jq .rejected.too_slow <<<"$output")" 50
 }
 
@@ -690,7 +683,7 @@ drip_count() {
 	start_bg drip "$PY" "$SV_FAKES/slow-client.py" drip "$ADDR" --conns 30 --for 5
 	# 127.0.0.2 is another client on the loopback network
 	wait_until 5 bash -c 'curl -sS --max-time 2 --interface 127.0.0.2 "http://$1/healthz" |
-	  jq -e ".connections == 11"' _ "$ADDR" || fail "$(healthz)"
+	  jq -e ".connections == 11"' _ "$ADDR" || fail "$(healthz "$ADDR")"
 	run timeout 5 curl -sS --max-time 2 -o /dev/null "http://$ADDR/healthz"
 	[ "$status" -ne 0 ] || fail "an 11th connection from 127.0.0.1 was served"
 	run -0 post notification p1 "$(now_ts)" "$(body_follow 1)" --interface 127.0.0.2

@@ -32,9 +32,6 @@ end_input() {
 	stop_bg hold
 }
 
-health() {
-	curl --max-time 10 -sf "http://$ADDR/healthz"
-}
 
 # raw_http REQUEST: the whole answer to REQUEST (printf escapes), sent
 # over bash's /dev/tcp, so nothing interprets the answer.
@@ -45,7 +42,7 @@ raw_http() {
 
 # wait_clients N: until ws-broadcast counts N clients.
 wait_clients() {
-	wait_until 15 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients)\" = $1 ]"
+	wait_until 15 healthz_jq "$ADDR" -e ".clients == $1"
 }
 
 # ev ID TYPE [JQ]: an envelope with that id and type, changed by JQ.
@@ -99,7 +96,7 @@ ev() {
 @test "--replay N: a new client first gets the last N matching events" {
 	wsb --replay 2
 	feed "$(ev a follow)" "$(ev b cheer)" "$(ev c follow)" "$(ev d raid)" "$(ev e follow)"
-	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 5 ]"
+	wait_until 10 healthz_jq "$ADDR" -e ".events == 5"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'d\ne'
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/?types=channel.follow"
@@ -119,7 +116,7 @@ ev() {
 	feed "$(ev x follow)" "$(ev x follow)" "$(ev y cheer)" "$(ev x raid)" "$(ev z cheer)"
 	wait_bg l
 	assert_equal "$(jq -r .id "$BATS_TEST_TMPDIR/l.out")" $'x\ny\nz'
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .duplicates"
+	run -0 healthz_jq "$ADDR" -r .duplicates
 	assert_output 2
 	end_input
 	wait_bg wsb
@@ -235,7 +232,7 @@ ev() {
 	run grep -i '^content-type: text/html' "$BATS_TEST_TMPDIR/h"
 	assert_success
 	run -0 curl --max-time 10 -sfI "http://$ADDR/"
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.status == \"ok\" and .clients == 0 and .events == 0 and (.test_types | index(\"channel.cheer\") != null)'"
+	run -0 healthz_jq "$ADDR" -e '.status == "ok" and .clients == 0 and .events == 0 and (.test_types | index("channel.cheer") != null)'
 	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' "http://$ADDR/nope"
 	assert_output 404
 	run -0 curl --max-time 10 -s -o /dev/null -w '%{http_code}' -X POST -d x "http://$ADDR/"
@@ -262,7 +259,7 @@ ev() {
 	run -0 bash -c "sed '1,/^\r\$/d' '$BATS_TEST_TMPDIR/a' | wc -c"
 	assert_output 0
 	feed "$(ev h1 follow)"
-	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1'"
+	wait_until 10 healthz_jq "$ADDR" -e '.events == 1'
 }
 
 @test "--static DIR serves files and never anything outside DIR" {
@@ -286,7 +283,7 @@ ev() {
 		run grep -q SECRET "$BATS_TEST_TMPDIR/body"
 		assert_failure
 	done
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
+	run -0 healthz_jq "$ADDR" -r .status
 	assert_output ok
 }
 
@@ -311,7 +308,7 @@ ev() {
 	assert_output 'status HTTP/1.1 101 Switching Protocols'
 	run -0 "$PY" "$PEER" raw "$ADDR" --trickle --send 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_output 'status HTTP/1.1 200 OK'
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .status"
+	run -0 healthz_jq "$ADDR" -r .status
 	assert_output ok
 }
 
@@ -330,7 +327,7 @@ ev() {
 	# a masked, valid message is fine (and ignored); a close is echoed
 	run -0 "$PY" "$PEER" raw "$ADDR" --handshake --masked-text hi --frame 88820000000003e8
 	assert_line 'close 1000 '
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .clients"
+	run -0 healthz_jq "$ADDR" -r .clients
 	assert_output 0
 }
 
@@ -376,7 +373,7 @@ ev() {
 	wait_until 10 grep -q 'end of input' "$BATS_TEST_TMPDIR/wsb.err"
 	run -0 --separate-stderr timeout 10 ws-listen -c 2 "ws://$ADDR/"
 	assert_equal "$(jq -r .id <<<"$output")" $'k1\nk2'
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .input"
+	run -0 healthz_jq "$ADDR" -r .input
 	assert_output closed
 	stop_bg wsb TERM
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/wsb.status")" 0
@@ -432,7 +429,7 @@ ev() {
 @test "?replay=N: this client's own history on connect (0: none), over --replay" {
 	wsb --replay 3
 	feed "$(ev r1 follow)" "$(ev r2 cheer)" "$(ev r3 follow)" "$(ev r4 raid)"
-	wait_until 10 bash -c "[ \"\$(curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events)\" = 4 ]"
+	wait_until 10 healthz_jq "$ADDR" -e ".events == 4"
 	run -0 --separate-stderr timeout 10 ws-listen -c 4 "ws://$ADDR/?replay=4"
 	assert_equal "$(jq -r .id <<<"$output")" $'r1\nr2\nr3\nr4'
 	start_bg none ws-listen -c 1 "ws://$ADDR/?replay=0"
@@ -488,7 +485,7 @@ msgs() {
 	# replays are not history: a new client gets the originals only
 	run -0 --separate-stderr timeout 10 ws-listen -c 3 "ws://$ADDR/?token=$T&replay=3"
 	assert_equal "$(jq -c '[.id, .replay]' <<<"$output")" $'["f1",null]\n["c1",null]\n["d1",null]'
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -c '[.events, .duplicates, .control]'"
+	run -0 healthz_jq "$ADDR" -c '[.events, .duplicates, .control]'
 	assert_output '[3,0,true]'
 	assert_no_secret "$T" "$BATS_TEST_TMPDIR/wsb.err"
 }
@@ -518,7 +515,7 @@ msgs() {
 	run -0 msgs dash
 	assert_equal "$(sed -n 2p <<<"$output" | jq -r .id)" "$(jq -r .id "$BATS_TEST_TMPDIR/bob.out")"
 	# tests are not history and not counted as events
-	run -0 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -r .events"
+	run -0 healthz_jq "$ADDR" -r .events
 	assert_output 0
 }
 
@@ -554,7 +551,7 @@ msgs() {
 @test "control: without --token-file every client is read-only: messages are ignored and logged" {
 	wsb --replay 5
 	feed "$(ev k1 follow)"
-	wait_until 10 bash -c "curl --max-time 10 -sf http://$ADDR/healthz | jq -e '.events == 1 and .control == false'"
+	wait_until 10 healthz_jq "$ADDR" -e '.events == 1 and .control == false'
 	start_bg l ws-listen -c 1 "ws://$ADDR/?replay=0"
 	control dash "ws://$ADDR/?replay=0" 1 '{"op":"replay","id":"k1"}' '{"op":"test","type":"follow"}'
 	wait_clients 2

@@ -69,7 +69,7 @@ launch() {
 		SERVITOR_TOKEN_FILE="$T/token"
 	wait_until 10 curl -sf --max-time 10 "http://127.0.0.1:$WHPORT/healthz"
 	start_bg l ws-listen "ws://127.0.0.1:$WSPORT/?token=l0cal-token&types=channel.raid,channel.cheer"
-	wait_until 10 bash -c "curl -sf --max-time 10 http://127.0.0.1:$WSPORT/healthz | jq -e '.clients == 1'"
+	wait_until 10 healthz_jq "127.0.0.1:$WSPORT" -e '.clients == 1'
 	run -0 --separate-stderr timeout 20 twitch-trigger raid --user lanternfish --viewers 42 \
 		--webhook "http://127.0.0.1:$WHPORT/eventsub"
 	wait_until 10 grep -q '"source":"eventsub-webhook"' "$T/l.out"

@@ -24,9 +24,6 @@ teardown() {
 	amqp_teardown
 }
 
-health() {
-	curl -sf --max-time 10 "http://$WS/healthz"
-}
 
 # exchange_bound X KEY: a queue is bound to exchange X with KEY.
 exchange_bound() {
@@ -64,7 +61,7 @@ retry() {
 	WS=$(port_file_addr "$T/wsb.port")
 	start_bg l ws-listen -c 1005 "ws://$WS/"
 	start_bg all ws-listen "ws://$WS/"
-	wait_until 15 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.clients == 2'"
+	wait_until 15 healthz_jq "$WS" -e '.clients == 2'
 	# the listener host: twitch-webhookd | tee sent | amqp-pub
 	mkfifo "$T/wh.out" "$T/tee.out"
 	start_bg_stdin pub "$T/tee.out" amqp-pub -e "$AMQP_X"
@@ -82,8 +79,8 @@ retry() {
 	head -n 50 "$T/sent" >"$T/again"
 	run -0 --separate-stderr timeout 60 amqp-pub -e "$AMQP_X" <"$T/again"
 	wait_bg l 60 || fail "ws-listen got $(wc -l <"$T/l.out") of 1005: $(tail -3 "$T/wsb.err")"
-	wait_until 30 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.events == 1005 and .duplicates == 50'" ||
-		fail "healthz: $(health)"
+	wait_until 30 healthz_jq "$WS" -e '.events == 1005 and .duplicates == 50' ||
+		fail "healthz: $(healthz "$WS")"
 	stop_bg all
 	# every id once, the same ids as webhookd printed, and nothing else
 	run -0 bash -c "jq -r .id '$T/l.out' | sort | uniq -d | wc -l"
@@ -111,7 +108,7 @@ retry() {
 	start_bg sub env SERVITOR_LISTEN="127.0.0.1:$WSP" SERVITOR_BIND='channel.#' \
 		"$SV_TOP/scripts/servitor-amqp" sub
 	WS=127.0.0.1:$WSP
-	wait_until 20 health || fail "$(cat "$T/sub.err")"
+	wait_until 20 healthz "$WS" || fail "$(cat "$T/sub.err")"
 	# amqp-sub consumes once its queue is bound to the exchange
 	wait_until 20 exchange_bound "$AMQP_X" 'channel.#'
 	start_bg pub env SERVITOR_SOURCES=webhook SERVITOR_WEBHOOK_LISTEN="127.0.0.1:$WHP" \
@@ -119,7 +116,7 @@ retry() {
 	WH=127.0.0.1:$WHP
 	wait_until 20 curl -sf --max-time 10 "http://$WH/healthz" || fail "$(cat "$T/pub.err")"
 	start_bg l ws-listen -c 20 "ws://$WS/"
-	wait_until 10 bash -c "curl -sf --max-time 10 http://$WS/healthz | jq -e '.clients == 1'"
+	wait_until 10 healthz_jq "$WS" -e '.clients == 1'
 	run -0 --separate-stderr timeout 60 twitch-trigger follow --count 15 --webhook "http://$WH/eventsub"
 	run -0 --separate-stderr timeout 60 twitch-trigger cheer --count 5 --webhook "http://$WH/eventsub"
 	# stream.* is not bound: never reaches this edge
@@ -151,7 +148,7 @@ retry() {
 	kill -HUP "$(bg_pid proxy)"
 	run -0 --separate-stderr timeout 120 twitch-trigger follow --count 1200 --webhook "http://$WH/eventsub"
 	# every delivery was answered 2xx, so Twitch will not send it again
-	run -0 bash -c "curl -sf --max-time 5 http://$WH/healthz | jq -e '.verified == 1200 and .busy == 0'"
+	run -0 healthz_jq "$WH" -e '.verified == 1200 and .busy == 0'
 	kill -TERM "$(bg_pid pub)"
 	# stopping must not drop what waits behind the full window
 	kill -USR2 "$(bg_pid proxy)"

@@ -93,6 +93,20 @@ dump_bg_logs() {
 	done
 }
 
+# healthz ADDR: the JSON of http://ADDR/healthz; fails when there is
+# no answer, or an HTTP error.
+healthz() {
+	curl -sSf --max-time 10 "http://$1/healthz"
+}
+
+# healthz_jq ADDR JQ-ARGS...: jq JQ-ARGS over healthz ADDR; with -e, a
+# test for wait_until or run.
+healthz_jq() {
+	local addr=$1
+	shift
+	healthz "$addr" | jq "$@"
+}
+
 # wait_until SECONDS CMD...: poll CMD every 50 ms until it succeeds; fail
 # (return 1) after SECONDS.
 wait_until() {
