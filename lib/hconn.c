@@ -167,7 +167,8 @@ too_long(const char *buf, size_t len)
 	for (i = 0; i < SV_WS_MAX_HEAD; i++)
 		if (buf[i] == '\n' &&
 		    (buf[i + 1] == '\n' ||
-		        (buf[i + 1] == '\r' && buf[i + 2] == '\n')))
+		        (buf[i + 1] == '\r' && i + 2 < len &&
+		            buf[i + 2] == '\n')))
 			return false;
 	return true;
 }
