@@ -189,3 +189,200 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 	run -0 grep -x 'LoadCredential=overlay-token:/etc/servitor/overlay.token' \
 		"$SV_TOP/scripts/systemd/servitor-local.service" "$SV_TOP/scripts/systemd/servitor-amqp-sub.service"
 }
+
+# --- scripts/nginx/twitch-webhookd.conf: nginx terminating TLS in front of
+# twitch-webhookd, as shipped but for the listen ports, the certificate
+# paths and the upstream port. Requests are signed with openssl here, as
+# in 30-twitch-webhookd.bats (independent of our C code).
+
+# conf_sub FILE FROM TO: replace the one line of FILE that is FROM (a sed
+# regex for the whole line but its indent) with TO. Fails unless exactly
+# one line matched: a change in the shipped file's shape fails the test.
+conf_sub() {
+	local f=$1 from=$2 to=$3 w="$T/conf_sub.w"
+	: >"$w"
+	sed -i "s|^\([[:space:]]*\)$from\$|\1$to|w $w" "$f"
+	[ "$(wc -l <"$w")" -eq 1 ] ||
+		fail "${f##*/}: $(wc -l <"$w") lines are '$from', not 1"
+}
+
+# start_front: twitch-webhookd on a free port, and nginx with the shipped
+# site file in front of it on another (never 80 or 443), with a
+# certificate for alerts.example.org from the test CA. Sets WH (twitch-webhookd's address), NP (nginx's port), NGX
+# (nginx's directory) and V6 (1 when nginx listens on [::1] too).
+start_front() {
+	# (Debian puts nginx in /usr/sbin, outside a user's PATH)
+	command -v nginx >/dev/null || PATH="$PATH:/usr/sbin"
+	require_cmd nginx openssl
+	start_bg wh twitch-webhookd --listen 127.0.0.1:0 --port-file "$T/wh.port"
+	WH=$(port_file_addr "$T/wh.port") || fail "twitch-webhookd did not start: $(cat "$T/wh.err")"
+	NGX="$T/nginx"
+	mkdir -p "$NGX"
+	# what the ACME client would leave in /etc/letsencrypt/live/...
+	openssl req -newkey rsa:2048 -nodes -sha256 -subj /CN=alerts.example.org \
+		-keyout "$NGX/privkey.pem" -out "$NGX/req.pem" 2>/dev/null
+	printf 'subjectAltName=DNS:alerts.example.org\nextendedKeyUsage=serverAuth\n' >"$NGX/ext"
+	openssl x509 -req -in "$NGX/req.pem" -CA "$SV_CERTS/ca.pem" -CAkey "$SV_CERTS/ca.key" \
+		-set_serial "0x$(openssl rand -hex 8)" -days 1 -sha256 -extfile "$NGX/ext" \
+		-out "$NGX/fullchain.pem" 2>/dev/null
+	NP=$(free_port)
+	V6=0
+	"$PY" -c 'import socket, sys
+socket.socket(socket.AF_INET6).bind(("::1", int(sys.argv[1])))' "$NP" 2>/dev/null && V6=1
+	local site="$NGX/twitch-webhookd.conf" v6="# no IPv6 loopback here" user=
+	[ "$V6" = 0 ] || v6="listen [::1]:$NP ssl;"
+	cp "$SV_TOP/scripts/nginx/twitch-webhookd.conf" "$site"
+	conf_sub "$site" 'listen 443 ssl;' "listen 127.0.0.1:$NP ssl;"
+	conf_sub "$site" 'listen \[::\]:443 ssl;' "$v6"
+	conf_sub "$site" 'ssl_certificate /etc/letsencrypt/live/alerts\.example\.org/fullchain\.pem;' \
+		"ssl_certificate $NGX/fullchain.pem;"
+	conf_sub "$site" 'ssl_certificate_key /etc/letsencrypt/live/alerts\.example\.org/privkey\.pem;' \
+		"ssl_certificate_key $NGX/privkey.pem;"
+	conf_sub "$site" 'server 127\.0\.0\.1:8081;' "server $WH;"
+	# nothing else listens: a test never takes 80 or 443
+	if grep -E '^[[:space:]]*listen[[:space:]]' "$site" | grep -v ":$NP ssl;\$"; then
+		fail "the site file listens elsewhere too"
+	fi
+	# as root, nginx runs its workers as www-data, who could not enter
+	# the test's directory (for the request bodies it buffers)
+	[ "$(id -u)" -ne 0 ] || user="user root;"
+	cat >"$NGX/nginx.conf" <<-CONF
+		$user
+		worker_processes 1;
+		pid $NGX/nginx.pid;
+		error_log $NGX/error.log notice;
+		events {
+			worker_connections 64;
+		}
+		http {
+			access_log $NGX/access.log;
+			client_body_temp_path $NGX/client_body;
+			proxy_temp_path $NGX/proxy;
+			fastcgi_temp_path $NGX/fastcgi;
+			uwsgi_temp_path $NGX/uwsgi;
+			scgi_temp_path $NGX/scgi;
+			include $site;
+		}
+	CONF
+	NGINX=(nginx -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf")
+	run -0 --separate-stderr timeout 20 "${NGINX[@]}" -t
+	[[ "$stderr" == *"syntax is ok"* && "$stderr" == *"test is successful"* ]] || fail "nginx -t: $stderr"
+	[[ "$stderr" != *"[warn]"* ]] || fail "nginx -t warns: $stderr"
+	start_bg nginx "${NGINX[@]}" -g 'daemon off;'
+	wait_until 10 front_curl /healthz -f ||
+		fail "nginx did not start: $(cat "$T/nginx.err" "$NGX/error.log")"
+}
+
+# front_curl PATH [curl options...]: an HTTPS request through nginx to
+# alerts.example.org, verified with the test CA; prints the HTTP status,
+# the body goes to $T/resp. FRONT_IP=::1 goes over IPv6.
+front_curl() {
+	local path=$1
+	shift
+	timeout 15 curl -sS --max-time 10 --cacert "$SV_CERTS/ca.pem" \
+		--resolve "alerts.example.org:$NP:${FRONT_IP:-127.0.0.1}" \
+		-o "$T/resp" -w '%{http_code}' "$@" "https://alerts.example.org:$NP$path"
+}
+
+# front_post TYPE ID FILE [curl options...]: FILE POSTed to /eventsub
+# through nginx as a delivery signed now (or with the signature
+# FRONT_SIG); prints the HTTP status.
+front_post() {
+	local type=$1 id=$2 file=$3 ts sig
+	shift 3
+	ts=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+	sig=$(printf '%s%s' "$id" "$ts" | cat - "$file" |
+		openssl dgst -sha256 -hmac "$TWITCH_EVENTSUB_SECRET" -r | cut -d' ' -f1)
+	front_curl /eventsub -H "Content-Type: application/json" \
+		-H "Twitch-Eventsub-Message-Id: $id" \
+		-H "Twitch-Eventsub-Message-Retry: 0" \
+		-H "Twitch-Eventsub-Message-Type: $type" \
+		-H "Twitch-Eventsub-Message-Timestamp: $ts" \
+		-H "Twitch-Eventsub-Message-Signature: ${FRONT_SIG:-sha256=$sig}" \
+		-H "Twitch-Eventsub-Subscription-Type: channel.raid" \
+		-H "Twitch-Eventsub-Subscription-Version: 1" \
+		"$@" --data-binary "@$file"
+}
+
+# raid_body FILE [PAD]: a channel.raid notification body, with an event
+# field "pad" of PAD x's (default 0).
+raid_body() {
+	local pad=
+	[ "${2:-0}" -eq 0 ] || pad=$(head -c "$2" /dev/zero | tr '\0' x)
+	printf '%s' '{"subscription":{"id":"7a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b","status":"enabled","type":"channel.raid","version":"1","condition":{"to_broadcaster_user_id":"1337"},"transport":{"method":"webhook","callback":"https://alerts.example.org/eventsub"},"created_at":"2026-03-01T10:00:00.000000000Z","cost":0},"event":{"from_broadcaster_user_id":"4242","from_broadcaster_user_login":"lanternfish","from_broadcaster_user_name":"Lanternfish","to_broadcaster_user_id":"1337","to_broadcaster_user_login":"glowcaster","to_broadcaster_user_name":"Glowcaster","viewers":87,"pad":"'"$pad"'"}}' >"$1"
+}
+
+@test "nginx conf: over HTTPS, a signed notification comes out of twitch-webhookd, the challenge is answered" {
+	start_front
+	local id=3c0ffee0-1111-4222-8333-444455556666
+	raid_body "$T/raid.json"
+	run -0 front_post notification "$id" "$T/raid.json"
+	assert_output 204
+	wait_lines "$T/wh.out" 1
+	assert_ndjson "$T/wh.out"
+	assert_equal "$(jq -r .id "$T/wh.out")" "$id"
+	run -0 jq -e '.type == "channel.raid" and .version == "1" and
+	    .source == "eventsub-webhook" and .event.viewers == 87' "$T/wh.out"
+	assert_equal "$(jq -c .event "$T/wh.out")" "$(jq -c .event "$T/raid.json")"
+	# a body nginx buffers to a file (over client_body_buffer_size)
+	# reaches twitch-webhookd byte for byte: the signature still holds
+	raid_body "$T/big.json" 60000
+	run -0 front_post notification 3c0ffee0-1111-4222-8333-777788889999 "$T/big.json"
+	assert_output 204
+	wait_lines "$T/wh.out" 2
+	assert_equal "$(sed -n 2p "$T/wh.out" | jq -r '.event.pad | length')" 60000
+	# the challenge: its text, as text/plain
+	printf '%s' '{"challenge":"pXq-nginx-7f3a-bananas","subscription":{"id":"0b9e8d7c-6f5e-4d3c-9b2a-1a0f9e8d7c6b","status":"webhook_callback_verification_pending","type":"channel.raid","version":"1","condition":{"to_broadcaster_user_id":"1337"},"transport":{"method":"webhook","callback":"https://alerts.example.org/eventsub"},"created_at":"2026-03-14T18:00:00.111111111Z","cost":1}}' >"$T/chal.json"
+	run -0 front_post webhook_callback_verification 5f0c1e2d-3b4a-4c5d-9e6f-7a8b9c0d1e2f "$T/chal.json" \
+		-D "$T/hdrs"
+	assert_output 200
+	assert_equal "$(cat "$T/resp")" pXq-nginx-7f3a-bananas
+	grep -qi '^content-type: text/plain' "$T/hdrs" || fail "$(cat "$T/hdrs")"
+	# a bad signature is still twitch-webhookd's to refuse
+	FRONT_SIG="sha256=$(printf '0%.0s' {1..64})" \
+		run -0 front_post notification 3c0ffee0-1111-4222-8333-aaaabbbbcccc "$T/raid.json"
+	assert_output 403
+	run -0 jq -e '.notifications == 2 and .challenges == 1 and .rejected.signature == 1' \
+		< <(healthz "$WH")
+	assert_equal "$(wc -l <"$T/wh.out")" 2
+	assert_no_secret "$TWITCH_EVENTSUB_SECRET" "$NGX/error.log" "$NGX/access.log"
+}
+
+@test "nginx conf: GET /eventsub 403, a body over 64k 413 before twitch-webhookd, /healthz from loopback, else 404" {
+	start_front
+	# only POST reaches the callback (twitch-webhookd would say 405)
+	local m
+	for m in GET HEAD PUT DELETE; do
+		if [ "$m" = HEAD ]; then
+			run -0 front_curl /eventsub -I
+		else
+			run -0 front_curl /eventsub -X "$m"
+		fi
+		[ "$output" = 403 ] || fail "$m /eventsub: $output"
+	done
+	# over client_max_body_size (64k, twitch-webhookd's --max-body):
+	# nginx refuses it, twitch-webhookd never sees it
+	raid_body "$T/huge.json" 66000
+	[ "$(wc -c <"$T/huge.json")" -gt 65536 ] || fail "not over 64k"
+	run -0 front_post notification 3c0ffee0-1111-4222-8333-dddd00000001 "$T/huge.json"
+	assert_output 413
+	run -0 jq -e '.received == 0 and .rejected.too_large == 0 and .printed == 0' < <(healthz "$WH")
+	# /healthz from 127.0.0.1: twitch-webhookd's JSON
+	run -0 front_curl /healthz -D "$T/hdrs"
+	assert_output 200
+	grep -qi '^content-type: application/json' "$T/hdrs" || fail "$(cat "$T/hdrs")"
+	run -0 jq -e '.status == "ok" and .received == 0 and has("connections")' "$T/resp"
+	if [ "$V6" = 1 ]; then
+		FRONT_IP=::1 run -0 front_curl /healthz
+		assert_output 200
+		run -0 jq -e '.status == "ok"' "$T/resp"
+	fi
+	# any other path is nginx's 404 (twitch-webhookd answers "not found")
+	local p
+	for p in / /eventsub/ /eventsubx /healthz/ /healthz.json /index.html; do
+		run -0 front_curl "$p"
+		[ "$output" = 404 ] || fail "$p: $output"
+		grep -q '<title>404 Not Found</title>' "$T/resp" || fail "$p: $(cat "$T/resp")"
+	done
+	[ ! -s "$T/wh.out" ] || fail "printed: $(cat "$T/wh.out")"
+}
