@@ -1,6 +1,7 @@
 #!/bin/sh
 # Generate a throw-away CA and a server certificate for localhost,
-# 127.0.0.1 and ::1 into DIR (default ./certs): ca.pem, ca.key,
+# 127.0.0.1, ::1 and alerts.example.org (the host name in
+# scripts/nginx/twitch-webhookd.conf) into DIR (default ./certs): ca.pem, ca.key,
 # server.pem, server.key, and bundle.pem (server cert + CA).
 # Tests trust ca.pem through SSL_CERT_FILE, so TLS is really verified.
 set -eu
@@ -19,7 +20,7 @@ cat >server.ext <<EXT
 basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1
+subjectAltName=DNS:localhost,DNS:alerts.example.org,IP:127.0.0.1,IP:::1
 EXT
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
 	-CAcreateserial -days 2 -sha256 -extfile server.ext \

@@ -5,6 +5,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers/common
+load helpers/twitch
 
 SECRET=s3rvitor-test-secret
 
@@ -53,9 +54,7 @@ body_follow() {
 
 # sign ID TS FILE [SECRET]: the Twitch-Eventsub-Message-Signature value.
 sign() {
-	printf '%s%s' "$1" "$2" | cat - "$3" |
-		openssl dgst -sha256 -hmac "${4:-$SECRET}" -r | cut -d' ' -f1 |
-		sed 's/^/sha256=/'
+	eventsub_sign "$1" "$2" "$3" "${4:-$SECRET}"
 }
 
 # post TYPE ID TS FILE [curl options...]: a signed delivery; prints the

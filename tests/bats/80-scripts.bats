@@ -6,6 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers/common
+load helpers/twitch
 
 setup() {
 	T=$BATS_TEST_TMPDIR
@@ -192,8 +193,8 @@ into: /opt/sv/ws-broadcast --listen 127.0.0.1:8080 --replay 20 --token-file $T/c
 
 # --- scripts/nginx/twitch-webhookd.conf: nginx terminating TLS in front of
 # twitch-webhookd, as shipped but for the listen ports, the certificate
-# paths and the upstream port. Requests are signed with openssl here, as
-# in 30-twitch-webhookd.bats (independent of our C code).
+# paths and the upstream port. Requests are signed with openssl
+# (eventsub_sign, independent of our C code).
 
 # conf_sub FILE FROM TO: replace the one line of FILE that is FROM (a sed
 # regex for the whole line but its indent) with TO. Fails unless exactly
@@ -207,8 +208,8 @@ conf_sub() {
 }
 
 # start_front: twitch-webhookd on a free port, and nginx with the shipped
-# site file in front of it on another (never 80 or 443), with a
-# certificate for alerts.example.org from the test CA. Sets WH (twitch-webhookd's address), NP (nginx's port), NGX
+# site file in front of it on another (never 80 or 443), with the run's
+# test certificate (it names alerts.example.org too). Sets WH (twitch-webhookd's address), NP (nginx's port), NGX
 # (nginx's directory) and V6 (1 when nginx listens on [::1] too).
 start_front() {
 	# (Debian puts nginx in /usr/sbin, outside a user's PATH)
@@ -218,13 +219,6 @@ start_front() {
 	WH=$(port_file_addr "$T/wh.port") || fail "twitch-webhookd did not start: $(cat "$T/wh.err")"
 	NGX="$T/nginx"
 	mkdir -p "$NGX"
-	# what the ACME client would leave in /etc/letsencrypt/live/...
-	openssl req -newkey rsa:2048 -nodes -sha256 -subj /CN=alerts.example.org \
-		-keyout "$NGX/privkey.pem" -out "$NGX/req.pem" 2>/dev/null
-	printf 'subjectAltName=DNS:alerts.example.org\nextendedKeyUsage=serverAuth\n' >"$NGX/ext"
-	openssl x509 -req -in "$NGX/req.pem" -CA "$SV_CERTS/ca.pem" -CAkey "$SV_CERTS/ca.key" \
-		-set_serial "0x$(openssl rand -hex 8)" -days 1 -sha256 -extfile "$NGX/ext" \
-		-out "$NGX/fullchain.pem" 2>/dev/null
 	NP=$(free_port)
 	V6=0
 	"$PY" -c 'import socket, sys
@@ -235,9 +229,9 @@ socket.socket(socket.AF_INET6).bind(("::1", int(sys.argv[1])))' "$NP" 2>/dev/nul
 	conf_sub "$site" 'listen 443 ssl;' "listen 127.0.0.1:$NP ssl;"
 	conf_sub "$site" 'listen \[::\]:443 ssl;' "$v6"
 	conf_sub "$site" 'ssl_certificate /etc/letsencrypt/live/alerts\.example\.org/fullchain\.pem;' \
-		"ssl_certificate $NGX/fullchain.pem;"
+		"ssl_certificate $SV_CERTS/server.pem;"
 	conf_sub "$site" 'ssl_certificate_key /etc/letsencrypt/live/alerts\.example\.org/privkey\.pem;' \
-		"ssl_certificate_key $NGX/privkey.pem;"
+		"ssl_certificate_key $SV_CERTS/server.key;"
 	conf_sub "$site" 'server 127\.0\.0\.1:8081;' "server $WH;"
 	# nothing else listens: a test never takes 80 or 443
 	if grep -E '^[[:space:]]*listen[[:space:]]' "$site" | grep -v ":$NP ssl;\$"; then
@@ -288,17 +282,15 @@ front_curl() {
 # through nginx as a delivery signed now (or with the signature
 # FRONT_SIG); prints the HTTP status.
 front_post() {
-	local type=$1 id=$2 file=$3 ts sig
+	local type=$1 id=$2 file=$3 ts
 	shift 3
 	ts=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
-	sig=$(printf '%s%s' "$id" "$ts" | cat - "$file" |
-		openssl dgst -sha256 -hmac "$TWITCH_EVENTSUB_SECRET" -r | cut -d' ' -f1)
 	front_curl /eventsub -H "Content-Type: application/json" \
 		-H "Twitch-Eventsub-Message-Id: $id" \
 		-H "Twitch-Eventsub-Message-Retry: 0" \
 		-H "Twitch-Eventsub-Message-Type: $type" \
 		-H "Twitch-Eventsub-Message-Timestamp: $ts" \
-		-H "Twitch-Eventsub-Message-Signature: ${FRONT_SIG:-sha256=$sig}" \
+		-H "Twitch-Eventsub-Message-Signature: ${FRONT_SIG:-$(eventsub_sign "$id" "$ts" "$file" "$TWITCH_EVENTSUB_SECRET")}" \
 		-H "Twitch-Eventsub-Subscription-Type: channel.raid" \
 		-H "Twitch-Eventsub-Subscription-Version: 1" \
 		"$@" --data-binary "@$file"

@@ -99,3 +99,12 @@ seed_user() {
 store_get() {
 	jq -r "$1" "$SERVITOR_HOME/tokens.json"
 }
+
+# eventsub_sign ID TIMESTAMP FILE SECRET: the Twitch-Eventsub-Message-Signature
+# of a delivery of FILE, with openssl (independent of our C code):
+# sha256= and the hex HMAC-SHA256 of ID, TIMESTAMP and the body.
+eventsub_sign() {
+	printf '%s%s' "$1" "$2" | cat - "$3" |
+		openssl dgst -sha256 -hmac "$4" -r | cut -d' ' -f1 |
+		sed 's/^/sha256=/'
+}
