@@ -233,6 +233,13 @@ socket.socket(socket.AF_INET6).bind(("::1", int(sys.argv[1])))' "$NP" 2>/dev/nul
 	conf_sub "$site" 'ssl_certificate_key /etc/letsencrypt/live/alerts\.example\.org/privkey\.pem;' \
 		"ssl_certificate_key $SV_CERTS/server.key;"
 	conf_sub "$site" 'server 127\.0\.0\.1:8081;' "server $WH;"
+	# idle upstream connections end on nginx's side first: before
+	# twitch-webhookd's default --timeout
+	local ka idle
+	ka=$(sed -n 's/^[[:space:]]*keepalive_timeout \([0-9]*\)s;$/\1/p' "$site")
+	idle=$(twitch-webhookd --help | sed -n 's/.*--timeout .*(default \([0-9]*\)).*/\1/p')
+	[ -n "$ka" ] && [ -n "$idle" ] && [ "$ka" -lt "$idle" ] ||
+		fail "upstream keepalive_timeout '$ka' s is not under twitch-webhookd's --timeout '$idle' s"
 	# nothing else listens: a test never takes 80 or 443
 	if grep -E '^[[:space:]]*listen[[:space:]]' "$site" | grep -v ":$NP ssl;\$"; then
 		fail "the site file listens elsewhere too"
